@@ -1,0 +1,3 @@
+from phishtrace.cli import main
+
+main()

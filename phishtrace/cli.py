@@ -1,0 +1,304 @@
+"""`phishtrace` command line: mirrors the Workspace API. Errors are one line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from phishtrace import output, registry
+from phishtrace.errors import PhishtraceError
+
+FORMATS = click.Choice(["table", "csv", "json"])
+OUTCOME_COLUMNS = ["customer", "campaign", "run", "recipient", "outcome", "stuck_at", "evidence_source",
+                   "evidence_ts", "evidence_detail", "match_method", "next_step"]
+
+
+def _open(db: str | None, read_only: bool = False):
+    from phishtrace.workspace import Workspace
+
+    return Workspace(db, read_only=read_only)
+
+
+def db_option(f):
+    return click.option("--db", "db", default=None, metavar="PATH", envvar="PHISHTRACE_DB",
+                        help="DuckDB workspace file (default ./phishtrace.duckdb, or $PHISHTRACE_DB; ':memory:' works).")(f)
+
+
+def view_options(f):
+    """Options that tune the views for one command (session variables, see docs/outcomes.md)."""
+    opts = [
+        click.option("--as-of", default=None, metavar="TIMESTAMP",
+                     help="'Now' for stalled/held judgements (ISO 8601; default: latest timestamp loaded)."),
+        click.option("--scanner-seconds", type=int, default=None,
+                     help="Interactions within this many seconds of delivery are automated (default 60)."),
+        click.option("--window-hours", type=int, default=None,
+                     help="Match mail events up to this many hours after sending (default 72)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _configure(ws, as_of=None, scanner_seconds=None, window_hours=None) -> None:
+    settings = {}
+    if as_of:
+        from phishtrace.timeparse import TimeParseError, parse_iso
+        try:
+            settings["as_of"] = parse_iso(as_of)
+        except TimeParseError as exc:
+            raise PhishtraceError(f"--as-of: {exc}") from None
+    if scanner_seconds is not None:
+        settings["scanner_seconds"] = scanner_seconds
+    if window_hours is not None:
+        settings["window_hours"] = window_hours
+    if settings:
+        ws.configure(**settings)
+
+
+def handle_errors(f):
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except PhishtraceError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # last resort: still one line
+            if os.environ.get("PHISHTRACE_DEBUG"):
+                raise
+            click.echo(f"error: unexpected {type(exc).__name__}: {exc} (set PHISHTRACE_DEBUG=1 for details)", err=True)
+            sys.exit(1)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="phishtrace")
+def main():
+    """Where did each phishing-simulation email stop, and why?
+
+    Load a campaign export and mail-flow logs with `ingest`, then ask `outcomes`, `funnel`, `coverage`,
+    `trace RECIPIENT`, or any `sql`. Every command takes --db (default ./phishtrace.duckdb).
+    """
+
+
+@main.command()
+@db_option
+@click.option("--customer", required=True, help="Tenant the files belong to.")
+@click.option("--tz", default=None, help="Time zone of formats that carry none (IANA name or +hh:mm).")
+@click.option("--year", type=int, default=None, help="Year of syslog lines that carry none.")
+@click.option("--sender", "senders", multiple=True, help="A simulation sender address or domain (repeatable).")
+@click.option("--aliases", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Two-column CSV 'alias,primary' of recipient aliases for this customer.")
+@click.option("--fields", default=None, help="Field layout of header-less Exchange tracking logs (26, 27, 30 or a list).")
+@click.option("--campaign", default=None, help="Campaign name for platform exports that carry none (GoPhish results CSV).")
+@click.option("--force", is_flag=True, help="Reload files already loaded for this customer (replaces that load).")
+@click.argument("files", nargs=-1, required=True)
+@handle_errors
+def ingest(db, customer, tz, year, senders, aliases, fields, campaign, force, files):
+    """Load FILE[:FORMAT]... for a customer. Formats are recognised by content (`sources` lists them);
+    ':FORMAT' forces one. Each file loads in its own transaction: a bad file is reported with its line
+    and nothing of it is kept."""
+    from rich.progress import Progress
+
+    options = {k: v for k, v in {"fields": fields, "campaign": campaign}.items() if v}
+    with _open(db) as ws:
+        if aliases:
+            ws.add_aliases(customer, _read_aliases(Path(aliases)))
+        results = []
+        with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+            task = progress.add_task("ingesting", total=len(files))
+            for spec in files:
+                progress.update(task, description=f"ingesting {Path(spec).name}")
+                results += ws.ingest(customer, [spec], tz=tz, year=year, force=force, options=options)
+                progress.advance(task)
+        for sender in senders:
+            ws.add_sender(customer, sender)
+        for r in results:
+            if r.status == "unchanged":
+                click.echo(f"{r.path}: unchanged ({r.format}, already loaded as load {r.load_id}; --force reloads it)")
+            else:
+                rej = f", {r.rejects} rejected (see load_rejects)" if r.rejects else ""
+                click.echo(f"{r.path}: {r.status} as {r.format} ({r.hop}), {r.rows} rows{rej}, load {r.load_id}")
+
+
+def _read_aliases(path: Path) -> list[tuple[str, str]]:
+    pairs = []
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        for n, row in enumerate(csv.reader(fh), start=1):
+            if not row or (n == 1 and row[0].strip().lower() == "alias"):
+                continue
+            if len(row) != 2 or "@" not in row[0] or "@" not in row[1]:
+                raise PhishtraceError(f"{path}:{n}: expected two addresses 'alias,primary'")
+            pairs.append((row[0], row[1]))
+    return pairs
+
+
+@main.command()
+@db_option
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@handle_errors
+def sources(db, fmt):
+    """List the input formats, their hop and how each is recognised."""
+    import polars as pl
+
+    rows = [{"format": l.name, "hop": l.hop, "produces": l.produces, "needs_tz": l.needs_tz,
+             "recognised_by": l.recognised_by} for l in registry.loaders().values()]
+    output.emit(pl.DataFrame(rows), fmt, title="phishtrace input formats")
+
+
+def _query_command(name: str, help_text: str, method: str, columns: list[str] | None = None, campaign: bool = True):
+    @main.command(name=name, help=help_text)
+    @db_option
+    @click.option("--customer", default=None, help="Only this customer.")
+    @click.option("--campaign", default=None, help="Only this campaign.", hidden=not campaign)
+    @click.option("--format", "fmt", type=FORMATS, default="table")
+    @click.option("--all-columns", is_flag=True, help="Every column of the view, not only the main ones.")
+    @view_options
+    @handle_errors
+    def command(db, customer, campaign, fmt, all_columns, as_of, scanner_seconds, window_hours):
+        with _open(db, read_only=_exists(db)) as ws:
+            _configure(ws, as_of, scanner_seconds, window_hours)
+            fn = getattr(ws, method)
+            df = fn(customer, campaign) if campaign is not None or method != "coverage" else fn(customer)
+            if columns and not all_columns:
+                df = df.select([c for c in columns if c in df.columns])
+            output.emit(df, fmt, title=name)
+    return command
+
+
+def _exists(db) -> bool:
+    from phishtrace.db import resolve_db_path
+    path = resolve_db_path(db)
+    return path != ":memory:" and Path(path).exists() and _fresh(path)
+
+
+def _fresh(path: str) -> bool:
+    """True when the stored views match this version (then the file can be opened read-only)."""
+    import duckdb
+
+    from phishtrace import views
+    try:
+        con = duckdb.connect(path, read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        row = con.execute("SELECT value FROM phishtrace_meta WHERE key = 'views'").fetchone()
+        return bool(row) and row[0] == views.fingerprint()
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
+
+
+_query_command("outcomes", "One row per recipient: outcome, where it stopped, the evidence and the next step.",
+               "outcomes", OUTCOME_COLUMNS)
+_query_command("funnel", "Delivery funnel per campaign run: targeted, sent, passed filter, accepted by server, "
+               "in inbox, human interaction.", "funnel")
+_query_command("latency", "Seconds between hops per recipient and transition.", "latency")
+_query_command("interactions", "Every open/click/reply/data entry, judged human or automated.", "interactions",
+               ["customer", "campaign", "run", "recipient", "kind", "event_ts", "automated", "automated_reason",
+                "client_ip", "user_agent", "source_format"])
+_query_command("alerts", "Campaign warnings: stalled scheduling, recipients still Sent, scanner clicks, bounces.",
+               "alerts")
+
+
+@main.command()
+@db_option
+@click.option("--customer", default=None, help="Only this customer.")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@handle_errors
+def coverage(db, customer, fmt):
+    """Which hops have logs, for which time range, and the share of messages each source matched."""
+    with _open(db, read_only=_exists(db)) as ws:
+        df = ws.coverage(customer)
+        output.emit(df.select([c for c in ["customer", "hop", "source_format", "loaded", "files", "rows_loaded",
+                                           "rows_rejected", "window_start", "window_end", "matched_share",
+                                           "window_note"] if c in df.columns]), fmt, title="coverage")
+
+
+@main.command()
+@db_option
+@click.argument("recipient")
+@click.option("--customer", default=None, help="Only this customer.")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@view_options
+@handle_errors
+def trace(db, recipient, customer, fmt, as_of, scanner_seconds, window_hours):
+    """Timeline of one RECIPIENT across hops: platform facts, every mail event and interaction."""
+    with _open(db, read_only=_exists(db)) as ws:
+        _configure(ws, as_of, scanner_seconds, window_hours)
+        df = ws.trace(recipient, customer)
+        if df.height == 0:
+            raise PhishtraceError(f"nothing is known about {recipient}" + (f" for customer {customer}" if customer else ""))
+        cols = ["customer", "campaign", "run", "event_ts", "hop", "action", "location", "source_format", "source_row",
+                "raw_status", "reason", "match_method"]
+        output.emit(df.select(cols) if fmt == "table" else df, fmt, title=f"trace {recipient}")
+        if fmt == "table":
+            out = ws.outcomes(customer).filter(_recipient_filter(recipient))
+            if out.height:
+                output.emit(out.select(OUTCOME_COLUMNS), "table", title="outcome")
+
+
+def _recipient_filter(recipient: str):
+    import polars as pl
+    return pl.col("recipient") == recipient.strip().lower().strip("<>")
+
+
+@main.command()
+@db_option
+@click.argument("query")
+@click.option("--param", "params", multiple=True, help="Value for a ? placeholder (repeatable, in order).")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@view_options
+@handle_errors
+def sql(db, query, params, fmt, as_of, scanner_seconds, window_hours):
+    """Run a read-only SQL QUERY over the workspace (tables, raw_* and every view); values via --param."""
+    with _open(db, read_only=_exists(db)) as ws:
+        _configure(ws, as_of, scanner_seconds, window_hours)
+        output.emit(ws.sql(query, list(params)), fmt)
+
+
+@main.group()
+def samples():
+    """Seeded sample data with planted truth."""
+
+
+@samples.command("generate")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--recipients", type=int, default=60, show_default=True, help="Recipients in all customers together.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--customers", default=None, help="Comma-separated customer profiles (default: all).")
+@handle_errors
+def samples_generate(seed, recipients, out_dir, customers):
+    """Write DIR/<customer>/<files> in real formats plus DIR/truth.csv (expected outcome per recipient)."""
+    from phishtrace.samples.generate import generate
+
+    names = [c.strip() for c in customers.split(",")] if customers else None
+    truth = generate(Path(out_dir), seed=seed, recipients=recipients, customers=names)
+    click.echo(f"wrote {out_dir} (truth: {truth})")
+
+
+@main.command()
+@click.option("--samples", "samples_dir", type=click.Path(exists=True, file_okay=False), default="data/samples",
+              show_default=True, help="Folder with one sub-folder per customer.")
+@click.option("--db", "db", default="reports/demo.duckdb", show_default=True, help="Workspace file for the demo (recreated).")
+@handle_errors
+def demo(samples_dir, db):
+    """Ingest the bundled samples (one folder per customer) and print each customer's outcomes and funnel."""
+    from phishtrace.demo import run_demo
+
+    run_demo(Path(samples_dir), db)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

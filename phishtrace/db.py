@@ -1,0 +1,100 @@
+"""The DuckDB workspace file: connection, bookkeeping tables, identifier quoting."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from phishtrace.errors import PhishtraceError
+
+DEFAULT_DB = "phishtrace.duckdb"
+
+BOOKKEEPING = {
+    "load_manifest": """
+        load_id BIGINT PRIMARY KEY,
+        customer VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        format VARCHAR NOT NULL,
+        hop VARCHAR NOT NULL,
+        rows_loaded BIGINT NOT NULL,
+        rows_rejected BIGINT NOT NULL,
+        tz_assumption VARCHAR,
+        window_start TIMESTAMPTZ,
+        window_end TIMESTAMPTZ,
+        loaded_at TIMESTAMPTZ NOT NULL
+    """,
+    "load_rejects": """
+        load_id BIGINT NOT NULL,
+        customer VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        line BIGINT,
+        reason VARCHAR NOT NULL
+    """,
+    # campaign senders given on the command line (ingest --sender): addresses or domains
+    "customer_senders": """
+        customer VARCHAR NOT NULL,
+        sender VARCHAR NOT NULL
+    """,
+    # recipient aliases (alias -> primary address), per customer
+    "recipient_aliases": """
+        customer VARCHAR NOT NULL,
+        alias VARCHAR NOT NULL,
+        primary_address VARCHAR NOT NULL
+    """,
+    # known link scanners: kind 'ip_prefix' or 'user_agent' (substring), shipped in data/scanners.csv
+    "ref_scanners": """
+        kind VARCHAR NOT NULL,
+        pattern VARCHAR NOT NULL,
+        label VARCHAR NOT NULL
+    """,
+}
+
+
+def quote_ident(name: str) -> str:
+    """Quote one SQL identifier; the only way a name enters SQL text."""
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise PhishtraceError(f"invalid SQL identifier {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def resolve_db_path(db: str | os.PathLike | None) -> str:
+    """--db, else $PHISHTRACE_DB, else ./phishtrace.duckdb."""
+    if db is None:
+        db = os.environ.get("PHISHTRACE_DB") or DEFAULT_DB
+    return str(db)
+
+
+def connect(db: str | os.PathLike | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    path = resolve_db_path(db)
+    config = {}
+    mem = os.environ.get("PHISHTRACE_MEMORY_LIMIT")
+    if mem:
+        config["memory_limit"] = mem
+    tmp = os.environ.get("PHISHTRACE_TEMP_DIR")
+    if tmp:
+        config["temp_directory"] = tmp
+    if path != ":memory:":
+        parent = Path(path).parent
+        if read_only and not Path(path).exists():
+            raise PhishtraceError(f"{path}: no such database; run 'phishtrace ingest' first")
+        parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(path, read_only=read_only and path != ":memory:", config=config)
+    except duckdb.Error as exc:
+        raise PhishtraceError(f"{path}: cannot open database: {exc}") from None
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def create_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
+    for name, cols in BOOKKEEPING.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(name)} ({cols})")
+    con.execute("CREATE SEQUENCE IF NOT EXISTS load_id_seq START 1")
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | tuple = ()):
+    row = con.execute(sql, params).fetchone()
+    return None if row is None else row[0]

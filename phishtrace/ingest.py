@@ -1,0 +1,200 @@
+"""Ingest one file: detect its format, parse it, and load it in one transaction (or not at all)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from phishtrace import registry, textio
+from phishtrace.db import quote_ident, scalar
+from phishtrace.errors import InputError, PhishtraceError
+from phishtrace.registry import Loader, Parsed, SourceFile
+from phishtrace.timeparse import zone
+
+# a file with a larger share of unreadable rows fails as a whole
+MAX_REJECT_SHARE = 0.01
+
+_POLARS_TYPES = {
+    "VARCHAR": pl.Utf8,
+    "JSON": pl.Utf8,
+    "BIGINT": pl.Int64,
+    "INTEGER": pl.Int64,
+    "DOUBLE": pl.Float64,
+    "BOOLEAN": pl.Boolean,
+    "TIMESTAMPTZ": pl.Datetime("us", "UTC"),
+}
+
+
+@dataclass
+class IngestResult:
+    path: str
+    format: str
+    hop: str
+    status: str  # loaded | unchanged | replaced
+    load_id: int
+    rows: int
+    rejects: int
+
+
+def split_spec(spec: str) -> tuple[Path, str | None]:
+    """'path' or 'path:format' (format must be a known loader name)."""
+    if ":" in spec:
+        head, _, tail = spec.rpartition(":")
+        if tail in registry.loaders():
+            return Path(head), tail
+    return Path(spec), None
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for loader in registry.loaders().values():
+        cols = ", ".join(f"{quote_ident(c)} {t}" for c, t in loader.columns.items())
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {quote_ident(loader.table)} "
+            f"(customer VARCHAR NOT NULL, load_id BIGINT NOT NULL, source_row BIGINT, {cols})"
+        )
+
+
+def detect(path: Path, head: bytes) -> Loader:
+    if textio.looks_binary(head):
+        raise InputError(path, 1, "binary data: expected a text or JSON export (CSV, JSON lines, log)")
+    found = registry.claimants(head)
+    if not found:
+        raise InputError(
+            path, 1, "no loader recognises this file's content; 'phishtrace sources' lists the formats, "
+            "or force one with PATH:FORMAT"
+        )
+    if len(found) > 1:
+        names = ", ".join(l.name for l in found)
+        raise InputError(path, 1, f"several loaders claim this file ({names}); choose one with PATH:FORMAT")
+    return found[0]
+
+
+def frame(loader: Loader, rows: list[dict[str, Any]]) -> pl.DataFrame:
+    schema = {"source_row": pl.Int64}
+    for col, typ in loader.columns.items():
+        schema[col] = _POLARS_TYPES.get(typ.upper(), pl.Utf8)
+    return pl.DataFrame(rows, schema=schema, orient="row" if rows and not isinstance(rows[0], dict) else None,
+                        strict=False)
+
+
+def parse_file(loader: Loader, src: SourceFile) -> Parsed:
+    try:
+        parsed = loader.parse(src)
+    except InputError:
+        raise
+    except PhishtraceError as exc:
+        raise InputError(src.path, None, str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(src.path, None, f"not valid text ({exc.reason})") from None
+    total = len(parsed.rows) + len(parsed.rejects)
+    if total == 0:
+        raise InputError(src.path, None, f"no records found: expected {loader.name} data ({loader.recognised_by})")
+    if parsed.rejects and len(parsed.rejects) > MAX_REJECT_SHARE * total:
+        first = parsed.rejects[0]
+        more = f" (and {len(parsed.rejects) - 1} more bad rows)" if len(parsed.rejects) > 1 else ""
+        raise InputError(src.path, first.line, f"{first.reason}{more}")
+    return parsed
+
+
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    customer: str,
+    spec: str,
+    tz: str | None = None,
+    year: int | None = None,
+    force: bool = False,
+    options: dict[str, Any] | None = None,
+) -> IngestResult:
+    if not customer or not customer.strip():
+        raise PhishtraceError("a customer name is required (--customer)")
+    path, forced = split_spec(spec)
+    if not path.exists():
+        raise InputError(path, None, "no such file")
+    if path.is_dir():
+        raise InputError(path, None, "is a directory: give the files inside it")
+    with path.open("rb") as fh:
+        head = fh.read(textio.HEAD_BYTES)
+    if not head.strip():
+        raise InputError(path, 1, "empty file: expected an export with at least one record")
+    loader = registry.get(forced) if forced else detect(path, head)
+    tzinfo = zone(tz)
+    if loader.needs_tz and tzinfo is None:
+        raise InputError(path, None, f"{loader.name} timestamps carry no time zone: give the appliance's zone with --tz")
+    digest = sha256_of(path)
+    previous = con.execute(
+        "SELECT load_id FROM load_manifest WHERE customer = ? AND sha256 = ? AND format = ?",
+        [customer, digest, loader.name],
+    ).fetchall()
+    if previous and not force:
+        return IngestResult(str(path), loader.name, loader.hop, "unchanged", previous[0][0], 0, 0)
+
+    src = SourceFile(path=path, head=head, tz=tzinfo, tz_name=tz, year=year, options=dict(options or {}))
+    parsed = parse_file(loader, src)
+    df = frame(loader, parsed.rows)
+    window = parsed.window
+    if window is None and loader.ts_column and loader.ts_column in df.columns and df.height:
+        col = df.get_column(loader.ts_column)
+        window = (col.min(), col.max())
+    tz_note = tz or ("UTC (stated by the format)" if not loader.needs_tz else None)
+
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for (old_id,) in previous:
+            _delete_load(con, old_id)
+        load_id = scalar(con, "SELECT nextval('load_id_seq')")
+        con.execute(
+            "INSERT INTO load_manifest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [load_id, customer, str(path), digest, loader.name, loader.hop, df.height, len(parsed.rejects),
+             tz_note, window[0] if window else None, window[1] if window else None,
+             datetime.now(timezone.utc)],
+        )
+        if df.height:
+            staged = df.with_columns(pl.lit(customer).alias("customer"), pl.lit(load_id, pl.Int64).alias("load_id"))
+            con.register("_phishtrace_incoming", staged)
+            try:
+                cols = ["customer", "load_id", "source_row", *loader.columns]
+                select = ", ".join(
+                    f"CAST({quote_ident(c)} AS {loader.columns[c]})" if c in loader.columns else quote_ident(c)
+                    for c in cols
+                )
+                con.execute(
+                    f"INSERT INTO {quote_ident(loader.table)} ({', '.join(quote_ident(c) for c in cols)}) "
+                    f"SELECT {select} FROM _phishtrace_incoming"
+                )
+            finally:
+                con.unregister("_phishtrace_incoming")
+        if parsed.rejects:
+            con.executemany(
+                "INSERT INTO load_rejects VALUES (?, ?, ?, ?, ?)",
+                [[load_id, customer, str(path), r.line, r.reason] for r in parsed.rejects],
+            )
+        con.execute("COMMIT")
+    except Exception as exc:
+        con.execute("ROLLBACK")
+        if isinstance(exc, PhishtraceError):
+            raise
+        raise InputError(path, None, f"could not be loaded: {exc}") from None
+    status = "replaced" if previous else "loaded"
+    return IngestResult(str(path), loader.name, loader.hop, status, load_id, df.height, len(parsed.rejects))
+
+
+def _delete_load(con: duckdb.DuckDBPyConnection, load_id: int) -> None:
+    fmt = scalar(con, "SELECT format FROM load_manifest WHERE load_id = ?", [load_id])
+    if fmt in registry.loaders():
+        con.execute(f"DELETE FROM {quote_ident(registry.get(fmt).table)} WHERE load_id = ?", [load_id])
+    con.execute("DELETE FROM load_rejects WHERE load_id = ?", [load_id])
+    con.execute("DELETE FROM load_manifest WHERE load_id = ?", [load_id])

@@ -1,0 +1,1 @@
+"""Input formats. Each module defines Loader subclasses; the registry discovers them."""

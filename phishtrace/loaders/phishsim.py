@@ -1,0 +1,132 @@
+"""PhishSim campaign export and learner list (phishtrace's documented schema, DESIGN §2.1 / README).
+
+Campaign export: one row per learner per campaign run, header
+`Campaign, Campaign Run, Run Start, Run End, First Name, Last Name, Email, Status, Scheduled At, Sent At,
+Delivered At, Opened At, Phished At, Replied At, Entered Data At, Reported At, Bounced At, Bounce Reason,
+Sender, Subject, Message ID`. Timestamps are ISO 8601 with any offset (a value without one is refused);
+statuses are matched case-insensitively.
+"""
+
+from __future__ import annotations
+
+from phishtrace.errors import InputError
+from phishtrace.loaders._csvutil import header_names, norm_header, read_rows
+from phishtrace.registry import Loader, Parsed, Reject, SourceFile
+from phishtrace.timeparse import TimeParseError, parse_iso
+
+EXPORT_COLUMNS = [
+    "Campaign", "Campaign Run", "Run Start", "Run End", "First Name", "Last Name", "Email", "Status",
+    "Scheduled At", "Sent At", "Delivered At", "Opened At", "Phished At", "Replied At", "Entered Data At",
+    "Reported At", "Bounced At", "Bounce Reason", "Sender", "Subject", "Message ID",
+]
+EXPORT_REQUIRED = ["Campaign", "Campaign Run", "Email", "Status", "Sent At"]
+TIME_COLUMNS = ["Run Start", "Run End", "Scheduled At", "Sent At", "Delivered At", "Opened At", "Phished At",
+                "Replied At", "Entered Data At", "Reported At", "Bounced At"]
+STATUSES = {"scheduling", "scheduled", "sent", "delivered", "bounced", "opened", "phished", "replied",
+            "entered data"}
+
+LEARNER_COLUMNS = ["Email", "First Name", "Last Name", "Bounced", "Bounced At", "Bounce Reason"]
+TRUE = {"true", "yes", "y", "1", "bounced"}
+FALSE = {"false", "no", "n", "0", ""}
+
+
+def _col(name: str) -> str:
+    """Raw column name for a header: 'Sent At' -> 'sent_at'."""
+    return name.lower().replace(" ", "_")
+
+
+def _ts_col(name: str) -> str:
+    return _col(name) + "_ts"
+
+
+class PhishSimExport(Loader):
+    name = "phishsim_csv"
+    hop = "platform"
+    produces = "messages"
+    recognised_by = "CSV header with Campaign, Campaign Run, Email, Status and Sent At columns"
+    columns = {
+        **{_col(c): "VARCHAR" for c in EXPORT_COLUMNS},
+        **{_ts_col(c): "TIMESTAMPTZ" for c in TIME_COLUMNS},
+    }
+    ts_column = "sent_at_ts"
+
+    def sniff(self, head: bytes, text: str) -> bool:
+        names = set(header_names(text))
+        return {norm_header(c) for c in EXPORT_REQUIRED} <= names
+
+    def parse(self, src: SourceFile) -> Parsed:
+        header, rows = read_rows(src.path, src.text(), EXPORT_REQUIRED,
+                                 expected_desc="the PhishSim export header (" + ", ".join(EXPORT_COLUMNS) + ")")
+        out, rejects = [], []
+        for line, row in rows:
+            if "__error__" in row:
+                rejects.append(Reject(line, row["__error__"]))
+                continue
+            rec = {"source_row": line}
+            for c in EXPORT_COLUMNS:
+                value = row.get(norm_header(c))
+                rec[_col(c)] = value.strip() if value is not None and value.strip() else None
+            try:
+                if not rec["email"] or "@" not in rec["email"]:
+                    raise ValueError(f"expected an e-mail address in Email, got {rec['email']!r}")
+                status = (rec["status"] or "").lower()
+                if status not in STATUSES:
+                    raise ValueError(f"unknown Status {rec['status']!r}: expected one of Scheduling, Scheduled, Sent, "
+                                     "Delivered, Bounced, Opened, Phished, Replied, Entered Data")
+                for c in TIME_COLUMNS:
+                    value = rec[_col(c)]
+                    try:
+                        rec[_ts_col(c)] = parse_iso(value, naive_tz=None) if value else None
+                    except TimeParseError as exc:
+                        raise ValueError(f"{c}: {exc}") from None
+            except ValueError as exc:
+                rejects.append(Reject(line, str(exc)))
+                continue
+            out.append(rec)
+        return Parsed(out, rejects)
+
+
+class PhishSimLearners(Loader):
+    name = "phishsim_learners_csv"
+    hop = "platform"
+    produces = "learners"
+    recognised_by = "CSV header Email, First Name, Last Name, Bounced, Bounced At, Bounce Reason (no Campaign column)"
+    columns = {**{_col(c): "VARCHAR" for c in LEARNER_COLUMNS}, "bounced_flag": "BOOLEAN",
+               "bounced_at_ts": "TIMESTAMPTZ"}
+    ts_column = "bounced_at_ts"
+
+    def sniff(self, head: bytes, text: str) -> bool:
+        names = set(header_names(text))
+        return {"email", "bounced"} <= names and "campaign" not in names
+
+    def parse(self, src: SourceFile) -> Parsed:
+        header, rows = read_rows(src.path, src.text(), ["Email", "Bounced"],
+                                 expected_desc="the learner list header (" + ", ".join(LEARNER_COLUMNS) + ")")
+        out, rejects = [], []
+        for line, row in rows:
+            if "__error__" in row:
+                rejects.append(Reject(line, row["__error__"]))
+                continue
+            rec = {"source_row": line}
+            for c in LEARNER_COLUMNS:
+                value = row.get(norm_header(c))
+                rec[_col(c)] = value.strip() if value is not None and value.strip() else None
+            flag = (rec["bounced"] or "").lower()
+            try:
+                if not rec["email"] or "@" not in rec["email"]:
+                    raise ValueError(f"expected an e-mail address in Email, got {rec['email']!r}")
+                if flag not in TRUE | FALSE:
+                    raise ValueError(f"expected Bounced true or false, got {rec['bounced']!r}")
+                rec["bounced_flag"] = flag in TRUE
+                try:
+                    rec["bounced_at_ts"] = parse_iso(rec["bounced_at"], naive_tz=None) if rec["bounced_at"] else None
+                except TimeParseError as exc:
+                    raise ValueError(f"Bounced At: {exc}") from None
+            except ValueError as exc:
+                rejects.append(Reject(line, str(exc)))
+                continue
+            out.append(rec)
+        return Parsed(out, rejects)
+
+
+__all__ = ["PhishSimExport", "PhishSimLearners", "InputError"]

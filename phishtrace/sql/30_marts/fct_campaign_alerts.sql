@@ -1,0 +1,50 @@
+-- Campaign-level warnings (DESIGN §4.4): scheduling stalled; recipients still Sent long after their peers were
+-- delivered (likely quarantine); automated-click share; human click rate jumping against the previous run
+-- (allowlisting broke); bounces concentrated on one domain.
+WITH o AS (SELECT * FROM fct_recipient_outcomes),
+runs AS (
+    SELECT customer, campaign, run, min(sent_at) AS run_first_sent,
+           count(*) AS targeted,
+           count(*) FILTER (WHERE outcome = 'scheduling_stalled') AS stalled,
+           count(*) FILTER (WHERE platform_status_normalised = 'sent' AND platform_delivered_at IS NULL
+                             AND sent_at < as_of - INTERVAL 1 HOUR) AS still_sent,
+           count(*) FILTER (WHERE platform_delivered_at IS NOT NULL) AS platform_delivered,
+           sum(automated_interactions) AS automated,
+           sum(automated_interactions + human_interactions) AS interactions,
+           count(*) FILTER (WHERE outcome = 'interacted') AS human,
+           count(*) FILTER (WHERE sent_at IS NOT NULL) AS sent
+    FROM o GROUP BY ALL
+), ranked AS (
+    SELECT *, lag(CASE WHEN sent > 0 THEN human / sent END) OVER (PARTITION BY customer, campaign ORDER BY run_first_sent NULLS LAST, run) AS prev_rate,
+           CASE WHEN sent > 0 THEN human / sent END AS rate
+    FROM runs
+), domains AS (
+    SELECT customer, campaign, run, pt_domain(recipient) AS domain, count(*) AS n,
+           count(*) FILTER (WHERE outcome = 'bounced') AS bounced
+    FROM o GROUP BY ALL
+)
+SELECT customer, campaign, run, 'scheduling_stalled' AS alert, 'high' AS severity, stalled AS recipients,
+       stalled || ' recipient(s) still Scheduling more than ' || CAST(pt_var('pt_stall_minutes', 10) AS VARCHAR) ||
+       ' min after the run started: every learner may be in a bounced status.' AS detail
+FROM runs WHERE stalled > 0
+UNION ALL
+SELECT customer, campaign, run, 'still_sent', 'medium', still_sent,
+       still_sent || ' recipient(s) are still Sent more than an hour after sending while ' || platform_delivered ||
+       ' peer(s) were Delivered: a mail security service may be holding them.'
+FROM runs WHERE still_sent > 0 AND platform_delivered > 0
+UNION ALL
+SELECT customer, campaign, run, 'automated_interactions', CASE WHEN automated >= 0.5 * interactions THEN 'high' ELSE 'medium' END,
+       CAST(automated AS BIGINT),
+       CAST(automated AS BIGINT) || ' of ' || CAST(interactions AS BIGINT) || ' interactions (' ||
+       CAST(round(100.0 * automated / interactions) AS BIGINT) ||
+       ' %) look automated (link scanners): review allowlisting so scanners do not inflate results.'
+FROM runs WHERE interactions > 0 AND automated > 0
+UNION ALL
+SELECT customer, campaign, run, 'phish_rate_jump', 'medium', CAST(human AS BIGINT),
+       'human interaction rate ' || CAST(round(100 * rate) AS BIGINT) || ' % against ' ||
+       CAST(round(100 * prev_rate) AS BIGINT) || ' % in the previous run: check allowlisting and scanner exclusions.'
+FROM ranked WHERE prev_rate IS NOT NULL AND rate >= 2 * prev_rate AND rate - prev_rate >= 0.2
+UNION ALL
+SELECT customer, campaign, run, 'bounce_concentration', 'medium', bounced,
+       bounced || ' of ' || n || ' recipients at ' || domain || ' bounced: check that domain''s mail filter or routing.'
+FROM domains WHERE bounced >= 3 AND bounced >= 0.5 * n

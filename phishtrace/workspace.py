@@ -1,0 +1,187 @@
+"""Workspace: one DuckDB file, the loaders and the views, as a small Python API returning polars DataFrames."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from phishtrace import db, ingest, views
+from phishtrace.errors import PhishtraceError
+
+# session variables the views read (see docs/outcomes.md), with their types
+SETTINGS = {
+    "as_of": "TIMESTAMPTZ",
+    "stall_minutes": "INTEGER",
+    "held_hours": "INTEGER",
+    "window_before_minutes": "INTEGER",
+    "window_hours": "INTEGER",
+    "scanner_seconds": "INTEGER",
+    "burst_seconds": "INTEGER",
+    "burst_recipients": "INTEGER",
+}
+
+
+class Workspace:
+    """Owns the connection. `Workspace(':memory:')` for tests; `read_only=True` for reports."""
+
+    def __init__(self, db_path: str | None = None, read_only: bool = False):
+        self.path = db.resolve_db_path(db_path)
+        self.read_only = read_only
+        self.con: duckdb.DuckDBPyConnection = db.connect(self.path, read_only=read_only)
+        if read_only:
+            self._check_built()
+        else:
+            self._init()
+
+    # -- setup -------------------------------------------------------------------------------
+    def _init(self) -> None:
+        db.create_bookkeeping(self.con)
+        ingest.ensure_raw_tables(self.con)
+        self._load_reference()
+        views.build(self.con)
+
+    def _load_reference(self) -> None:
+        self.con.execute("DELETE FROM ref_scanners")
+        text = (resources.files("phishtrace") / "data" / "scanners.csv").read_text(encoding="utf-8")
+        rows = [
+            [r["kind"], r["pattern"], r["label"]]
+            for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+        ]
+        if rows:
+            self.con.executemany("INSERT INTO ref_scanners VALUES (?, ?, ?)", rows)
+
+    def _check_built(self) -> None:
+        try:
+            stored = db.scalar(self.con, "SELECT value FROM phishtrace_meta WHERE key = 'views'")
+        except duckdb.Error:
+            stored = None
+        if stored != views.fingerprint():
+            raise PhishtraceError(
+                f"{self.path}: its views are missing or from another phishtrace version; "
+                "open it once read-write (e.g. 'phishtrace sources --db ...' or any ingest) to rebuild them"
+            )
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def configure(self, **settings: Any) -> None:
+        """Set view parameters for this session (as_of, scanner_seconds, window_hours, ...)."""
+        for key, value in settings.items():
+            if key not in SETTINGS:
+                raise PhishtraceError(f"unknown setting {key!r}; known: {', '.join(SETTINGS)}")
+            name = f"pt_{key}"
+            if value is None:
+                self.con.execute(f"RESET VARIABLE {db.quote_ident(name)}")
+            else:
+                self.con.execute(f"SET VARIABLE {db.quote_ident(name)} = CAST(? AS {SETTINGS[key]})", [value])
+
+    # -- loading -----------------------------------------------------------------------------
+    def ingest(
+        self,
+        customer: str,
+        paths: Iterable[str],
+        tz: str | None = None,
+        year: int | None = None,
+        force: bool = False,
+        senders: Iterable[str] = (),
+        options: dict[str, Any] | None = None,
+        on_file: Callable[[ingest.IngestResult], None] | None = None,
+    ) -> list[ingest.IngestResult]:
+        """Load files for a customer. Each file is one transaction; the first bad file stops the run
+        (files loaded before it stay loaded) and raises InputError naming file and line."""
+        results = []
+        for spec in paths:
+            result = ingest.ingest_file(self.con, customer, str(spec), tz=tz, year=year, force=force, options=options)
+            results.append(result)
+            if on_file:
+                on_file(result)
+        for sender in senders:
+            self.add_sender(customer, sender)
+        return results
+
+    def add_sender(self, customer: str, sender: str) -> None:
+        value = sender.strip().lower().strip("<>")
+        if not value:
+            raise PhishtraceError("an empty --sender was given")
+        exists = db.scalar(
+            self.con, "SELECT count(*) FROM customer_senders WHERE customer = ? AND sender = ?", [customer, value]
+        )
+        if not exists:
+            self.con.execute("INSERT INTO customer_senders VALUES (?, ?)", [customer, value])
+
+    def add_aliases(self, customer: str, pairs: Iterable[tuple[str, str]]) -> int:
+        rows = [[customer, a.strip().lower(), p.strip().lower()] for a, p in pairs]
+        self.con.execute("BEGIN TRANSACTION")
+        self.con.execute("DELETE FROM recipient_aliases WHERE customer = ?", [customer])
+        if rows:
+            self.con.executemany("INSERT INTO recipient_aliases VALUES (?, ?, ?)", rows)
+        self.con.execute("COMMIT")
+        return len(rows)
+
+    # -- queries -----------------------------------------------------------------------------
+    def sql(self, query: str, params: list | tuple = ()) -> pl.DataFrame:
+        try:
+            return self.con.sql(query, params=list(params) or None).pl()
+        except duckdb.Error as exc:
+            raise PhishtraceError(f"SQL error: {exc}") from None
+
+    def _select(self, view: str, customer: str | None, campaign: str | None = None,
+                order: str = "", extra: str = "", params: list | None = None) -> pl.DataFrame:
+        where, args = [], []
+        if customer is not None:
+            where.append("customer = ?")
+            args.append(customer)
+        if campaign is not None:
+            where.append("campaign = ?")
+            args.append(campaign)
+        if extra:
+            where.append(extra)
+            args.extend(params or [])
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        return self.sql(f"SELECT * FROM {db.quote_ident(view)}{clause}{(' ORDER BY ' + order) if order else ''}", args)
+
+    def customers(self) -> list[str]:
+        return [r[0] for r in self.con.execute(
+            "SELECT DISTINCT customer FROM load_manifest ORDER BY customer").fetchall()]
+
+    def manifest(self, customer: str | None = None) -> pl.DataFrame:
+        return self._select("load_manifest", customer, order="load_id")
+
+    def outcomes(self, customer: str | None = None, campaign: str | None = None) -> pl.DataFrame:
+        return self._select("fct_recipient_outcomes", customer, campaign,
+                            order="customer, campaign, run, recipient")
+
+    def funnel(self, customer: str | None = None, campaign: str | None = None) -> pl.DataFrame:
+        return self._select("fct_campaign_funnel", customer, campaign, order="customer, campaign, run")
+
+    def latency(self, customer: str | None = None, campaign: str | None = None) -> pl.DataFrame:
+        return self._select("fct_hop_latency", customer, campaign, order="customer, campaign, run, recipient")
+
+    def coverage(self, customer: str | None = None) -> pl.DataFrame:
+        return self._select("fct_coverage", customer, order="customer, hop, source_format")
+
+    def interactions(self, customer: str | None = None, campaign: str | None = None) -> pl.DataFrame:
+        return self._select("fct_interactions", customer, campaign, order="customer, campaign, run, recipient, event_ts")
+
+    def alerts(self, customer: str | None = None, campaign: str | None = None) -> pl.DataFrame:
+        return self._select("fct_campaign_alerts", customer, campaign, order="customer, campaign, run, alert")
+
+    def trace(self, recipient: str, customer: str | None = None) -> pl.DataFrame:
+        """Every matched and unmatched mail event and platform fact for one recipient, in time order."""
+        return self._select("fct_recipient_timeline", customer, order="event_ts NULLS FIRST, hop_order, source_row",
+                            extra="recipient = ?", params=[recipient.strip().lower().strip("<>")])
+
+    def as_of(self, customer: str) -> datetime | None:
+        return db.scalar(self.con, "SELECT as_of FROM int_customer_as_of WHERE customer = ?", [customer])
