@@ -192,8 +192,7 @@ def _fresh(path: str) -> bool:
     except duckdb.Error:
         return False
     try:
-        row = con.execute("SELECT value FROM phishtrace_meta WHERE key = 'views'").fetchone()
-        return bool(row) and row[0] == views.fingerprint()
+        return views.stored(con, "views") == views.fingerprint()
     except duckdb.Error:
         return False
     finally:

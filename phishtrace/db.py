@@ -95,6 +95,13 @@ def create_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SEQUENCE IF NOT EXISTS load_id_seq START 1")
 
 
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: list | tuple = ()):
+    """The first row of a query, or None. Reads the whole result, so the connection is free afterwards
+    (DuckDB 2 keeps a partly fetched result open and refuses other work until it is finished)."""
+    rows = con.execute(sql, list(params)).fetchall()
+    return rows[0] if rows else None
+
+
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | tuple = ()):
-    row = con.execute(sql, params).fetchone()
+    row = first_row(con, sql, params)
     return None if row is None else row[0]

@@ -1,19 +1,29 @@
-"""Create the SQL views from phishtrace/sql/<layer>/<view>.sql (file stem = view name)."""
+"""The SQL models under phishtrace/sql/<layer>/<name>.sql (file stem = relation name).
+
+Staging and mart models are views. Intermediate models are materialised as tables, refreshed after
+every ingest: DuckDB binds a view by expanding every view it references, each time it is referenced,
+so a stack of views that reuse one another (matching, hop states, outcomes) costs time exponential in
+its depth (over two minutes just to create the outcome view); tables cut that to milliseconds. A
+model can override its layer's default with a first-line comment `-- materialized: view|table`.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
+from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
 import duckdb
 
-from phishtrace.db import quote_ident
+from phishtrace.db import first_row, quote_ident
 from phishtrace.errors import PhishtraceError
 
-LAYERS = ("10_staging", "20_intermediate", "30_marts")
+LAYERS = {"10_staging": "view", "20_intermediate": "table", "30_marts": "view"}
 
-# helpers available to every view
+# helpers available to every model
 MACROS = [
     # Message-ID without <> and whitespace, domain part lower-cased
     """CREATE OR REPLACE MACRO pt_norm_msgid(x) AS (
@@ -34,48 +44,126 @@ MACROS = [
     """CREATE OR REPLACE MACRO pt_var(name, dflt) AS (coalesce(getvariable(name), dflt))""",
 ]
 
+# session variables that change what the materialised models contain
+MATERIALISED_SETTINGS = ("pt_window_before_minutes", "pt_window_hours")
 
-def sql_files() -> list[tuple[str, str, str]]:
-    """(layer, view name, SQL text) for every view file, layer by layer."""
+_MATERIALIZED = re.compile(r"^\s*--\s*materialized:\s*(view|table)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Model:
+    layer: str
+    name: str
+    sql: str
+    kind: str  # view | table
+    deps: tuple[str, ...]
+
+
+@cache
+def models() -> tuple[Model, ...]:
+    """Every model in dependency order (a model comes after every model it references)."""
     base = resources.files("phishtrace") / "sql"
-    out = []
+    found: list[tuple[str, str, str]] = []
     for layer in LAYERS:
         folder = base / layer
         if not folder.is_dir():
             continue
         for entry in sorted(folder.iterdir(), key=lambda e: e.name):
             if entry.name.endswith(".sql"):
-                out.append((layer, Path(entry.name).stem, entry.read_text(encoding="utf-8")))
-    return out
+                found.append((layer, Path(entry.name).stem, entry.read_text(encoding="utf-8")))
+    names = {name for _, name, _ in found}
+    by_name: dict[str, Model] = {}
+    for layer, name, text in found:
+        if name in by_name:
+            raise PhishtraceError(f"two SQL models are named {name}")
+        m = _MATERIALIZED.match(text)
+        kind = m.group(1).lower() if m else LAYERS[layer]
+        body = re.sub(r"--[^\n]*", " ", text)
+        deps = tuple(sorted(n for n in names if n != name and re.search(rf"\b{re.escape(n)}\b", body)))
+        by_name[name] = Model(layer, name, text.strip().rstrip(";"), kind, deps)
+    ordered: list[Model] = []
+    state: dict[str, int] = {}
+
+    def visit(n: str, chain: tuple[str, ...]) -> None:
+        if state.get(n) == 2:
+            return
+        if state.get(n) == 1:
+            raise PhishtraceError(f"SQL models reference each other in a cycle: {' -> '.join(chain + (n,))}")
+        state[n] = 1
+        for d in by_name[n].deps:
+            visit(d, chain + (n,))
+        state[n] = 2
+        ordered.append(by_name[n])
+
+    for n in sorted(by_name, key=lambda k: (list(LAYERS).index(by_name[k].layer), k)):
+        visit(n, ())
+    return tuple(ordered)
 
 
 def fingerprint() -> str:
     h = hashlib.sha256()
-    for layer, name, text in sql_files():
-        h.update(f"{layer}/{name}\n{text}\n".encode())
+    for m in models():
+        h.update(f"{m.layer}/{m.name}/{m.kind}\n{m.sql}\n".encode())
+    for macro in MACROS:
+        h.update(macro.encode())
     return h.hexdigest()[:16]
 
 
+def _create(con: duckdb.DuckDBPyConnection, m: Model) -> None:
+    verb = "VIEW" if m.kind == "view" else "TABLE"
+    try:
+        other = first_row(
+            con, "SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+            [m.name])
+        if other and (other[0] == "VIEW") != (m.kind == "view"):
+            con.execute(f"DROP {'VIEW' if other[0] == 'VIEW' else 'TABLE'} {quote_ident(m.name)}")
+        con.execute(f"CREATE OR REPLACE {verb} {quote_ident(m.name)} AS\n{m.sql}")
+    except duckdb.Error as exc:
+        raise PhishtraceError(f"phishtrace/sql/{m.layer}/{m.name}.sql: {exc}") from None
+
+
+def settings_key(con: duckdb.DuckDBPyConnection) -> str:
+    values = []
+    for name in MATERIALISED_SETTINGS:
+        row = first_row(con, "SELECT CAST(getvariable(?) AS VARCHAR)", [name])
+        values.append(f"{name}={row[0] if row else None}")
+    return ";".join(values)
+
+
 def build(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)create every macro and view; views are created in dependency order by retrying."""
-    for macro in MACROS:
-        con.execute(macro)
-    pending = sql_files()
-    while pending:
-        failed = []
-        errors = {}
-        for layer, name, text in pending:
-            body = text.strip().rstrip(";")
-            try:
-                con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS\n{body}")
-            except duckdb.CatalogException as exc:
-                failed.append((layer, name, text))
-                errors[name] = exc
-            except duckdb.Error as exc:
-                raise PhishtraceError(f"phishtrace/sql/{layer}/{name}.sql: {exc}") from None
-        if len(failed) == len(pending):
-            name = failed[0][1]
-            raise PhishtraceError(f"phishtrace/sql/{failed[0][0]}/{name}.sql: {errors[name]}")
-        pending = failed
-    con.execute("CREATE TABLE IF NOT EXISTS phishtrace_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    con.execute("INSERT OR REPLACE INTO phishtrace_meta VALUES ('views', ?)", [fingerprint()])
+    """(Re)create macros, views and materialised models, in dependency order, in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for macro in MACROS:
+            con.execute(macro)
+        for m in models():
+            _create(con, m)
+        con.execute("CREATE TABLE IF NOT EXISTS phishtrace_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        con.execute("INSERT OR REPLACE INTO phishtrace_meta VALUES ('views', ?)", [fingerprint()])
+        con.execute("INSERT OR REPLACE INTO phishtrace_meta VALUES ('settings', ?)", [settings_key(con)])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def refresh(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute the materialised models from the current raw tables, in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for m in models():
+            if m.kind == "table":
+                _create(con, m)
+        con.execute("INSERT OR REPLACE INTO phishtrace_meta VALUES ('settings', ?)", [settings_key(con)])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def stored(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    try:
+        row = first_row(con, "SELECT value FROM phishtrace_meta WHERE key = ?", [key])
+    except duckdb.Error:
+        return None
+    return row[0] if row else None

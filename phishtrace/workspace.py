@@ -43,8 +43,9 @@ class Workspace:
     def _init(self) -> None:
         db.create_bookkeeping(self.con)
         ingest.ensure_raw_tables(self.con)
-        self._load_reference()
-        views.build(self.con)
+        if views.stored(self.con, "views") != views.fingerprint():
+            self._load_reference()
+            views.build(self.con)
 
     def _load_reference(self) -> None:
         self.con.execute("DELETE FROM ref_scanners")
@@ -57,11 +58,7 @@ class Workspace:
             self.con.executemany("INSERT INTO ref_scanners VALUES (?, ?, ?)", rows)
 
     def _check_built(self) -> None:
-        try:
-            stored = db.scalar(self.con, "SELECT value FROM phishtrace_meta WHERE key = 'views'")
-        except duckdb.Error:
-            stored = None
-        if stored != views.fingerprint():
+        if views.stored(self.con, "views") != views.fingerprint():
             raise PhishtraceError(
                 f"{self.path}: its views are missing or from another phishtrace version; "
                 "open it once read-write (e.g. 'phishtrace sources --db ...' or any ingest) to rebuild them"
@@ -86,6 +83,14 @@ class Workspace:
                 self.con.execute(f"RESET VARIABLE {db.quote_ident(name)}")
             else:
                 self.con.execute(f"SET VARIABLE {db.quote_ident(name)} = CAST(? AS {SETTINGS[key]})", [value])
+        if views.settings_key(self.con) != views.stored(self.con, "settings"):
+            if self.read_only:
+                raise PhishtraceError("changing the matching window needs the workspace opened read-write")
+            views.refresh(self.con)
+
+    def refresh(self) -> None:
+        """Recompute the materialised models (done automatically after every ingest)."""
+        views.refresh(self.con)
 
     # -- loading -----------------------------------------------------------------------------
     def ingest(
@@ -102,13 +107,18 @@ class Workspace:
         """Load files for a customer. Each file is one transaction; the first bad file stops the run
         (files loaded before it stay loaded) and raises InputError naming file and line."""
         results = []
-        for spec in paths:
-            result = ingest.ingest_file(self.con, customer, str(spec), tz=tz, year=year, force=force, options=options)
-            results.append(result)
-            if on_file:
-                on_file(result)
-        for sender in senders:
-            self.add_sender(customer, sender)
+        try:
+            for spec in paths:
+                result = ingest.ingest_file(self.con, customer, str(spec), tz=tz, year=year, force=force,
+                                            options=options)
+                results.append(result)
+                if on_file:
+                    on_file(result)
+            for sender in senders:
+                self.add_sender(customer, sender)
+        finally:
+            if any(r.status != "unchanged" for r in results) or senders:
+                views.refresh(self.con)
         return results
 
     def add_sender(self, customer: str, sender: str) -> None:
@@ -128,6 +138,7 @@ class Workspace:
         if rows:
             self.con.executemany("INSERT INTO recipient_aliases VALUES (?, ?, ?)", rows)
         self.con.execute("COMMIT")
+        views.refresh(self.con)
         return len(rows)
 
     # -- queries -----------------------------------------------------------------------------

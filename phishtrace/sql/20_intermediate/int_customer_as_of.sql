@@ -1,3 +1,4 @@
+-- materialized: view
 -- "Now" for judgements that depend on it: the session's pt_as_of, else the latest timestamp loaded per customer.
 WITH stamps AS (
     SELECT customer, max(event_ts) AS ts FROM int_mail_events GROUP BY customer

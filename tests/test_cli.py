@@ -1,0 +1,86 @@
+"""The command line: one-line errors and exit codes, output formats, python -m."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from phishtrace.cli import main
+
+EXPORT = ("Campaign,Campaign Run,Run Start,Run End,First Name,Last Name,Email,Status,Scheduled At,Sent At,"
+          "Delivered At,Opened At,Phished At,Replied At,Entered Data At,Reported At,Bounced At,Bounce Reason,"
+          "Sender,Subject,Message ID\n"
+          "Q4,Run 1,2026-11-02T09:00:00Z,,A,B,a@example.com,Sent,,2026-11-02T09:01:00Z,,,,,,,,,it@sim.example,"
+          "=HYPERLINK(\"x\"),\n")
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def db_copy(_template_db, tmp_path):
+    path = tmp_path / "cli.duckdb"
+    shutil.copyfile(_template_db, path)
+    return str(path)
+
+
+def test_ingest_then_outcomes_csv_and_json(_template_db, tmp_path):
+    db = db_copy(_template_db, tmp_path)
+    p = tmp_path / "e.csv"
+    p.write_text(EXPORT, encoding="utf-8")
+    r = run("ingest", "--db", db, "--customer", "acme", str(p))
+    assert r.exit_code == 0, r.output
+    assert "loaded as phishsim_csv (platform), 1 rows" in r.output
+    r = run("ingest", "--db", db, "--customer", "acme", str(p))
+    assert "unchanged" in r.output
+    r = run("outcomes", "--db", db, "--customer", "acme", "--format", "csv")
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(r.output)))
+    assert list(rows[0])[:11] == ["customer", "campaign", "run", "recipient", "outcome", "stuck_at",
+                                  "evidence_source", "evidence_ts", "evidence_detail", "match_method", "next_step"]
+    assert rows[0]["recipient"] == "a@example.com"
+    assert rows[0]["outcome"] == "unverified" and rows[0]["stuck_at"] == "platform"
+    assert "Load mail server logs" in rows[0]["next_step"]
+    r = run("outcomes", "--db", db, "--customer", "acme", "--format", "json", "--all-columns")
+    data = json.loads(r.output)
+    assert data[0]["subject"] == '=HYPERLINK("x")'  # JSON keeps values as they are
+    r = run("outcomes", "--db", db, "--customer", "acme", "--format", "csv", "--all-columns")
+    assert "'=HYPERLINK" in r.output  # CSV neutralises formula cells
+
+
+def test_bad_file_gives_one_line_error_and_exit_code(_template_db, tmp_path):
+    db = db_copy(_template_db, tmp_path)
+    p = tmp_path / "broken.csv"
+    p.write_text(EXPORT.replace("2026-11-02T09:01:00Z", "not a time"), encoding="utf-8")
+    r = CliRunner().invoke(main, ["ingest", "--db", db, "--customer", "acme", str(p)])
+    assert r.exit_code == 2
+    lines = [l for l in r.output.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and f"{p}:2:" in lines[0]
+    assert "Traceback" not in r.output
+
+
+def test_python_dash_m_and_sources(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "phishtrace", "sources", "--db", ":memory:", "--format", "csv"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    names = {row["format"] for row in csv.DictReader(io.StringIO(out.stdout))}
+    assert {"phishsim_csv", "phishsim_learners_csv", "m365_message_trace", "proofpoint_pod_json",
+            "defender_email_events", "defender_post_delivery"} <= names
+    bad = subprocess.run([sys.executable, "-m", "phishtrace", "ingest", "--db", str(tmp_path / "x.duckdb"),
+                          "--customer", "c", str(tmp_path / "missing.csv")], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().count("\n") == 0 and "no such file" in bad.stderr
+
+
+def test_sql_with_parameters(_template_db, tmp_path):
+    db = db_copy(_template_db, tmp_path)
+    r = run("sql", "--db", db, "SELECT ? AS a, ?::INT + 1 AS b", "--param", "x", "--param", "41", "--format", "csv")
+    assert r.output.splitlines() == ["a,b", "x,42"]
+    r = CliRunner().invoke(main, ["sql", "--db", db, "SELECT * FROM nope"])
+    assert r.exit_code == 2 and "SQL error" in r.output
