@@ -101,16 +101,23 @@ def main():
               help="Two-column CSV 'alias,primary' of recipient aliases for this customer.")
 @click.option("--fields", default=None, help="Field layout of header-less Exchange tracking logs (26, 27, 30 or a list).")
 @click.option("--campaign", default=None, help="Campaign name for platform exports that carry none (GoPhish results CSV).")
+@click.option("--option", "extra", multiple=True, metavar="KEY=VALUE",
+              help="A loader option (repeatable), e.g. tap_list=clicksBlocked for bare Proofpoint TAP click records.")
 @click.option("--force", is_flag=True, help="Reload files already loaded for this customer (replaces that load).")
 @click.argument("files", nargs=-1, required=True)
 @handle_errors
-def ingest(db, customer, tz, year, senders, aliases, fields, campaign, force, files):
+def ingest(db, customer, tz, year, senders, aliases, fields, campaign, extra, force, files):
     """Load FILE[:FORMAT]... for a customer. Formats are recognised by content (`sources` lists them);
     ':FORMAT' forces one. Each file loads in its own transaction: a bad file is reported with its line
     and nothing of it is kept."""
     from rich.progress import Progress
 
     options = {k: v for k, v in {"fields": fields, "campaign": campaign}.items() if v}
+    for item in extra:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise PhishtraceError(f"--option {item!r}: expected KEY=VALUE")
+        options[key.strip()] = value.strip()
     with _open(db) as ws:
         if aliases:
             ws.add_aliases(customer, _read_aliases(Path(aliases)))
@@ -297,6 +304,39 @@ def demo(samples_dir, db):
     from phishtrace.demo import run_demo
 
     run_demo(Path(samples_dir), db)
+
+
+@main.command()
+@db_option
+@click.option("--customer", "customers", multiple=True, help="Render this customer's report (repeatable).")
+@click.option("--all", "all_customers", is_flag=True, help="Render every customer's report.")
+@click.option("--campaign", default=None, help="Only this campaign (default: every campaign, in <customer>/all.html).")
+@click.option("--out", "out_dir", default="reports", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for <customer>/<name>.html, .csv and index.html.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel processes (default: CPUs, at most 4).")
+@click.option("--as-of", default=None, metavar="TIMESTAMP", help="'Now' for stalled/held judgements (ISO 8601).")
+@click.option("--mask-recipients", is_flag=True, help="Replace addresses with stable pseudonyms in every output.")
+@click.option("--mask-key", default=None, envvar="PHISHTRACE_MASK_KEY", metavar="KEY",
+              help="Key of the pseudonyms (or $PHISHTRACE_MASK_KEY; default: random per run).")
+@click.option("--latency-unit", type=click.Choice(["auto", "seconds", "minutes", "hours", "days"]), default="auto",
+              show_default=True)
+@click.option("--max-rows", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Rows of the not-in-inbox table shown in the HTML (the CSV has all).")
+@click.option("--notebook", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Another report notebook with the same parameters (default: notebooks/delivery_report.ipynb).")
+@handle_errors
+def report(db, customers, all_customers, campaign, out_dir, jobs, as_of, mask_recipients, mask_key, latency_unit,
+           max_rows, notebook):
+    """Render delivery reports (HTML that opens offline, plus the outcome table as CSV) with papermill.
+    A failing customer leaves <name>-error.ipynb and does not stop the others; the exit code is 1 then."""
+    from phishtrace.report import report_command
+
+    if bool(customers) == all_customers:
+        raise click.UsageError("give --customer NAME (repeatable) or --all")
+    code = report_command(db, None if all_customers else list(customers), out_dir, jobs=jobs, campaign=campaign,
+                          as_of=as_of, mask_recipients=mask_recipients, mask_key=mask_key,
+                          latency_unit=latency_unit, max_table_rows=max_rows, notebook=notebook)
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

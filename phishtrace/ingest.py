@@ -101,7 +101,8 @@ def parse_file(loader: Loader, src: SourceFile) -> Parsed:
     except UnicodeDecodeError as exc:
         raise InputError(src.path, None, f"not valid text ({exc.reason})") from None
     total = len(parsed.rows) + len(parsed.rejects)
-    if total == 0:
+    if total == 0 and parsed.window is None:
+        # (an export that states the window it covers may be empty: that is evidence nothing arrived)
         raise InputError(src.path, None, f"no records found: expected {loader.name} data ({loader.recognised_by})")
     if parsed.rejects and len(parsed.rejects) > MAX_REJECT_SHARE * total:
         first = parsed.rejects[0]

@@ -111,4 +111,5 @@ def from_epoch(value, unit: str = "s") -> datetime:
         number = int(value)
     except (TypeError, ValueError):
         raise TimeParseError(f"expected an epoch {unit} number, got {value!r}") from None
-    return datetime.fromtimestamp(number / scale, tz=UTC)
+    seconds, rest = divmod(number, scale)
+    return datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=rest * (1_000_000 // scale))
