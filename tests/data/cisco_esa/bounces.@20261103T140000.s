@@ -1,0 +1,3 @@
+Tue Nov  3 14:06:59 2026 Info: Bounced: 45346670:0 From:<bounce@phish.example.net> To:<mallory@corp.example> Reason: "5.1.0 - Unknown address error" Response: "('550', ['There is no such active account.'])"
+Tue Nov  3 14:07:00 2026 Info: Delayed: 44451135:0 From:<bounce@phish.example.net> To:<nina@corp.example> Reason: "4.1.0 - Unknown address error" Response: "('451', ['<nina@corp.example> Automated block triggered by suspicious activity'])"
+Tue Nov  3 14:07:01 2026 Info: Bounced: 203:0 From:<bounce@phish.example.net> To:<oscar@corp.example> Reason:"5.1.2 - Bad destination host" Response: "('000', [])" Headers: ['xname: userID2333']
