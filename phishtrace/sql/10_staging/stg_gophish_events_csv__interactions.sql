@@ -1,0 +1,23 @@
+-- GoPhish Events CSV rows that record an interaction (formats.md §1.1.3): Email Opened, Clicked Link,
+-- Submitted Data, Email Reported, with the requester's address and user agent from details.browser.
+SELECT
+    CAST(customer AS VARCHAR) AS customer,
+    CAST(load_id AS BIGINT) AS load_id,
+    CAST('gophish_events_csv' AS VARCHAR) AS source_format,
+    CAST(source_row AS BIGINT) AS source_row,
+    CAST(campaign AS VARCHAR) AS campaign,
+    CAST(campaign AS VARCHAR) AS run,
+    CAST(pt_norm_addr(email) AS VARCHAR) AS recipient,
+    CAST(CASE message
+        WHEN 'Email Opened' THEN 'opened'
+        WHEN 'Clicked Link' THEN 'clicked'
+        WHEN 'Submitted Data' THEN 'entered_data'
+        WHEN 'Email Reported' THEN 'reported'
+    END AS VARCHAR) AS kind,
+    CAST(event_ts AS TIMESTAMPTZ) AS event_ts,
+    CAST(client_ip AS VARCHAR) AS client_ip,
+    CAST(user_agent AS VARCHAR) AS user_agent,
+    CAST(concat_ws('; ', message, 'rid=' || rid) AS VARCHAR) AS detail
+FROM raw_gophish_events_csv
+WHERE message IN ('Email Opened', 'Clicked Link', 'Submitted Data', 'Email Reported')
+  AND pt_norm_addr(email) IS NOT NULL
