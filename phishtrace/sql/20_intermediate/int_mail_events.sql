@@ -13,6 +13,23 @@ WITH unioned AS (
            CAST(NULL AS VARCHAR) AS client_ip, CAST(NULL AS VARCHAR) AS user_agent
     WHERE false
     -- union: one line per mail-event staging view
+    UNION ALL BY NAME SELECT * FROM stg_m365_trace_detail
+    UNION ALL BY NAME SELECT * FROM stg_gmail_bigquery_json
+    UNION ALL BY NAME SELECT * FROM stg_gmail_els_csv
+    UNION ALL BY NAME SELECT * FROM stg_postfix_log
+    UNION ALL BY NAME SELECT * FROM stg_mimecast_siem
+    UNION ALL BY NAME SELECT * FROM stg_mimecast_api2_json
+    UNION ALL BY NAME SELECT * FROM stg_cisco_esa_text
+    UNION ALL BY NAME SELECT * FROM stg_cisco_esa_cef
+    UNION ALL BY NAME SELECT * FROM stg_m365_trace_extended_csv
+    UNION ALL BY NAME SELECT * FROM stg_proofpoint_tap_json
+    UNION ALL BY NAME SELECT * FROM stg_proofpoint_smart_search
+    UNION ALL BY NAME SELECT * FROM stg_abnormal_threats_json
+    UNION ALL BY NAME SELECT * FROM stg_exchange_msgtrk
+    UNION ALL BY NAME SELECT * FROM stg_proofpoint_pod_json
+    UNION ALL BY NAME SELECT * FROM stg_defender_email_events
+    UNION ALL BY NAME SELECT * FROM stg_defender_post_delivery
+    UNION ALL BY NAME SELECT * FROM stg_m365_inbox_rules_json
     UNION ALL BY NAME SELECT * FROM stg_m365_timaildata_json
     UNION ALL BY NAME SELECT * FROM stg_m365_message_trace
 )

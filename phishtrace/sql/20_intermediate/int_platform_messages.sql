@@ -14,3 +14,8 @@ SELECT CAST(NULL AS VARCHAR) AS customer, CAST(NULL AS BIGINT) AS load_id,
 WHERE false
 -- union: one line per platform staging view
 UNION ALL BY NAME SELECT * FROM stg_phishsim_csv
+UNION ALL BY NAME SELECT * FROM stg_gophish_results_csv
+UNION ALL BY NAME SELECT * FROM stg_gophish_events_csv
+UNION ALL BY NAME SELECT * FROM stg_gophish_api_json
+UNION ALL BY NAME SELECT * FROM stg_knowbe4_recipients_json
+UNION ALL BY NAME SELECT * FROM stg_ms_ast_csv
