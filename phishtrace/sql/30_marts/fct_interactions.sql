@@ -1,9 +1,10 @@
 -- Every interaction, judged human or automated (docs/outcomes.md §4). The first reason that holds is kept.
 WITH i AS (
     SELECT i.*, s.delivery_reference_ts, s.delivery_reference, s.mail_delivered_ts,
-           (s.status IN ('bounced', 'failed') OR s.bounced_at IS NOT NULL OR s.reject_hop IS NOT NULL
-            OR (s.filter_state IN ('quarantined', 'dropped') AND NOT s.filter_superseded)
-            OR (s.server_state IN ('quarantined', 'junked', 'dropped') AND NOT s.server_superseded)) AS never_delivered
+           coalesce(s.status IN ('bounced', 'failed') OR s.bounced_at IS NOT NULL OR s.reject_hop IS NOT NULL
+            OR (coalesce(s.filter_state IN ('quarantined', 'dropped'), false) AND NOT s.filter_superseded)
+            OR (coalesce(s.server_state IN ('quarantined', 'junked', 'dropped'), false) AND NOT s.server_superseded),
+            false) AS never_delivered
     FROM int_interactions i
     JOIN int_message_state s ON s.message_key = i.message_key
 ), burst AS (
@@ -39,9 +40,9 @@ SELECT message_key, customer, campaign, run, recipient, kind, event_ts, client_i
             WHEN scanner_ua IS NOT NULL THEN 'scanner_ua: ' || scanner_ua
             WHEN in_burst THEN 'burst'
        END AS automated_reason,
-       kind <> 'reported' AND (never_delivered
+       kind <> 'reported' AND coalesce(never_delivered
             OR (mail_delivered_ts IS NOT NULL AND event_ts < mail_delivered_ts)
             OR (seconds_after_delivery IS NOT NULL
                 AND seconds_after_delivery <= CAST(pt_var('pt_scanner_seconds', 60) AS DOUBLE))
-            OR scanner_ip IS NOT NULL OR scanner_ua IS NOT NULL OR in_burst) AS automated
+            OR scanner_ip IS NOT NULL OR scanner_ua IS NOT NULL OR in_burst, false) AS automated
 FROM judged
