@@ -105,94 +105,58 @@ WITH s AS (
              ELSE 'server' END AS next_hop
     FROM decided d
 ), evidence AS (
+    -- the record behind each verdict, as one struct: which hop state, reject, rule or interaction decided it
     SELECT p.*,
         CASE
-            WHEN p.outcome IN ('scheduling_stalled', 'held_bounced_learner') THEN p.source_format
-            WHEN p.outcome = 'bounced' THEN coalesce(p.reject_source, p.source_format)
-            WHEN p.outcome IN ('filter_quarantined', 'filter_deferred') THEN hf.source_format
-            WHEN p.outcome IN ('server_quarantined', 'server_junked', 'server_failed') THEN hs.source_format
-            WHEN p.outcome = 'removed_after_delivery' THEN hm.source_format
+            WHEN p.outcome IN ('scheduling_stalled', 'held_bounced_learner') THEN pf
+            WHEN p.outcome = 'bounced' THEN CASE WHEN p.reject_source IS NOT NULL THEN rj ELSE pb END
+            WHEN p.outcome IN ('filter_quarantined', 'filter_deferred') THEN ef
+            WHEN p.outcome IN ('server_quarantined', 'server_junked', 'server_failed') THEN es
+            WHEN p.outcome = 'removed_after_delivery' THEN em
             WHEN p.outcome = 'moved_by_rule' THEN
-                CASE WHEN p.mailbox_state = 'moved_by_rule' THEN hm.source_format
-                     WHEN p.server_location IN ('other_folder', 'deleted') THEN hs.source_format
-                     ELSE p.rule_source END
-            WHEN p.outcome = 'interacted' THEN p.first_human_source
-            WHEN p.outcome = 'delivered' THEN coalesce(hs.source_format, hm.source_format)
-            ELSE coalesce(hm.source_format, hs.source_format, hf.source_format, p.source_format)
-        END AS evidence_source,
-        CASE
-            WHEN p.outcome = 'scheduling_stalled' THEN coalesce(p.run_start, p.scheduled_at)
-            WHEN p.outcome = 'held_bounced_learner' THEN coalesce(p.scheduled_at, p.run_start)
-            WHEN p.outcome = 'bounced' THEN coalesce(p.reject_ts, p.bounced_at)
-            WHEN p.outcome IN ('filter_quarantined', 'filter_deferred') THEN hf.state_ts
-            WHEN p.outcome IN ('server_quarantined', 'server_junked', 'server_failed') THEN hs.state_ts
-            WHEN p.outcome = 'removed_after_delivery' THEN hm.state_ts
-            WHEN p.outcome = 'moved_by_rule' THEN
-                CASE WHEN p.mailbox_state = 'moved_by_rule' THEN hm.state_ts
-                     WHEN p.server_location IN ('other_folder', 'deleted') THEN hs.state_ts
-                     ELSE p.rule_ts END
-            WHEN p.outcome = 'interacted' THEN p.first_human_ts
-            WHEN p.outcome = 'delivered' THEN coalesce(hs.state_ts, hm.state_ts)
-            ELSE coalesce(hm.state_ts, hs.state_ts, hf.state_ts, p.sent_ts, p.scheduled_at, p.run_start)
-        END AS evidence_ts,
-        CASE
-            WHEN p.outcome = 'scheduling_stalled' THEN 'status ' || p.platform_status || ' since the run started'
-            WHEN p.outcome = 'held_bounced_learner' THEN 'status ' || p.platform_status ||
-                 CASE WHEN p.learner_bounced THEN '; learner flagged bounced' ||
-                          coalesce(' (' || p.learner_bounce_reason || ')', '')
-                      WHEN p.run_end < p.as_of THEN '; the run ended ' || strftime(timezone('UTC', p.run_end), '%Y-%m-%d %H:%M UTC')
-                      ELSE '; not sent for more than ' || CAST(pt_var('pt_held_hours', 24) AS VARCHAR) || ' h' END
-            WHEN p.outcome = 'bounced' THEN coalesce(
-                 concat_ws(': ', p.reject_status, p.reject_reason),
-                 'platform status ' || p.platform_status || coalesce(' (' || p.bounce_reason || ')', ''))
-            WHEN p.outcome IN ('filter_quarantined', 'filter_deferred') THEN concat_ws(': ', hf.raw_status, hf.reason)
-            WHEN p.outcome IN ('server_quarantined', 'server_junked', 'server_failed') THEN concat_ws(': ', hs.raw_status, hs.reason)
-            WHEN p.outcome = 'removed_after_delivery' THEN concat_ws(': ', hm.raw_status, hm.reason)
-            WHEN p.outcome = 'moved_by_rule' THEN
-                CASE WHEN p.mailbox_state = 'moved_by_rule' THEN concat_ws(': ', hm.raw_status, hm.reason)
-                     WHEN p.server_location IN ('other_folder', 'deleted') THEN concat_ws(': ', hs.raw_status, hs.reason)
-                     ELSE p.rule_reason || ' (matches the message''s ' || p.rule_matched_on || ')' END
-            WHEN p.outcome = 'interacted' THEN p.first_human_kind || ' by a person'
-            WHEN p.outcome = 'delivered' THEN concat_ws(': ', coalesce(hs.raw_status, hm.raw_status),
-                                                      coalesce(hs.location, hm.location))
-            ELSE concat_ws(': ', coalesce(hm.raw_status, hs.raw_status, hf.raw_status, 'platform status ' || p.platform_status),
-                           coalesce(hm.reason, hs.reason, hf.reason))
-        END AS evidence_detail,
-        CASE
-            WHEN p.outcome IN ('scheduling_stalled', 'held_bounced_learner') THEN p.source_row
-            WHEN p.outcome = 'bounced' THEN coalesce(p.reject_row, p.source_row)
-            WHEN p.outcome IN ('filter_quarantined', 'filter_deferred') THEN hf.source_row
-            WHEN p.outcome IN ('server_quarantined', 'server_junked', 'server_failed') THEN hs.source_row
-            WHEN p.outcome = 'removed_after_delivery' THEN hm.source_row
-            WHEN p.outcome = 'moved_by_rule' THEN
-                CASE WHEN p.mailbox_state = 'moved_by_rule' THEN hm.source_row
-                     WHEN p.server_location IN ('other_folder', 'deleted') THEN hs.source_row
-                     ELSE p.rule_row END
-            WHEN p.outcome = 'interacted' THEN p.first_human_row
-            WHEN p.outcome = 'delivered' THEN coalesce(hs.source_row, hm.source_row)
-            ELSE coalesce(hm.source_row, hs.source_row, hf.source_row, p.source_row)
-        END AS evidence_row,
-        CASE
-            WHEN p.outcome IN ('scheduling_stalled', 'held_bounced_learner') THEN p.load_id
-            WHEN p.outcome = 'bounced' THEN coalesce(p.reject_load, p.load_id)
-            WHEN p.outcome IN ('filter_quarantined', 'filter_deferred') THEN hf.load_id
-            WHEN p.outcome IN ('server_quarantined', 'server_junked', 'server_failed') THEN hs.load_id
-            WHEN p.outcome = 'removed_after_delivery' THEN hm.load_id
-            WHEN p.outcome = 'moved_by_rule' THEN
-                CASE WHEN p.mailbox_state = 'moved_by_rule' THEN hm.load_id
-                     WHEN p.server_location IN ('other_folder', 'deleted') THEN hs.load_id
-                     ELSE p.rule_load END
-            WHEN p.outcome = 'interacted' THEN p.first_human_load
-            WHEN p.outcome = 'delivered' THEN coalesce(hs.load_id, hm.load_id)
-            ELSE coalesce(hm.load_id, hs.load_id, hf.load_id, p.load_id)
-        END AS evidence_load_id
-    FROM placed p
-    LEFT JOIN hop hf ON hf.message_key = p.message_key AND hf.verdict_hop = 'filter'
-    LEFT JOIN hop hs ON hs.message_key = p.message_key AND hs.verdict_hop = 'server'
-    LEFT JOIN hop hm ON hm.message_key = p.message_key AND hm.verdict_hop = 'mailbox'
+                CASE WHEN p.mailbox_state = 'moved_by_rule' THEN em
+                     WHEN p.server_location IN ('other_folder', 'deleted') THEN es
+                     ELSE ru END
+            WHEN p.outcome = 'interacted' THEN hi
+            WHEN p.outcome = 'delivered' THEN coalesce(es, em)
+            ELSE coalesce(em, es, ef, pf)
+        END AS ev
+    FROM (
+        SELECT p.*,
+            {'source': p.source_format, 'ts': coalesce(p.sent_ts, p.scheduled_at, p.run_start), 'row': p.source_row,
+             'load': p.load_id,
+             'detail': CASE
+                 WHEN p.outcome = 'scheduling_stalled' THEN 'status ' || p.platform_status || ' since the run started'
+                 WHEN p.outcome = 'held_bounced_learner' THEN 'status ' || p.platform_status ||
+                     CASE WHEN p.learner_bounced THEN '; learner flagged bounced' || coalesce(' (' || p.learner_bounce_reason || ')', '')
+                          WHEN p.run_end < p.as_of THEN '; the run ended ' || strftime(timezone('UTC', p.run_end), '%Y-%m-%d %H:%M UTC')
+                          ELSE '; not sent for more than ' || CAST(pt_var('pt_held_hours', 24) AS VARCHAR) || ' h' END
+                 ELSE 'platform status ' || p.platform_status END} AS pf,
+            {'source': p.source_format, 'ts': p.bounced_at, 'row': p.source_row, 'load': p.load_id,
+             'detail': 'platform status ' || p.platform_status || coalesce(' (' || p.bounce_reason || ')', '')} AS pb,
+            {'source': p.reject_source, 'ts': p.reject_ts, 'row': p.reject_row, 'load': p.reject_load,
+             'detail': concat_ws(': ', p.reject_status, p.reject_reason)} AS rj,
+            CASE WHEN hf.message_key IS NOT NULL THEN
+                {'source': hf.source_format, 'ts': hf.state_ts, 'row': hf.source_row, 'load': hf.load_id,
+                 'detail': concat_ws(': ', hf.raw_status, hf.reason)} END AS ef,
+            CASE WHEN hs.message_key IS NOT NULL THEN
+                {'source': hs.source_format, 'ts': hs.state_ts, 'row': hs.source_row, 'load': hs.load_id,
+                 'detail': concat_ws(': ', hs.raw_status, hs.reason)} END AS es,
+            CASE WHEN hm.message_key IS NOT NULL THEN
+                {'source': hm.source_format, 'ts': hm.state_ts, 'row': hm.source_row, 'load': hm.load_id,
+                 'detail': concat_ws(': ', hm.raw_status, hm.reason)} END AS em,
+            {'source': p.rule_source, 'ts': p.rule_ts, 'row': p.rule_row, 'load': p.rule_load,
+             'detail': p.rule_reason || ' (matches the message''s ' || p.rule_matched_on || ')'} AS ru,
+            {'source': p.first_human_source, 'ts': p.first_human_ts, 'row': p.first_human_row,
+             'load': p.first_human_load, 'detail': p.first_human_kind || ' by a person'} AS hi
+        FROM placed p
+        LEFT JOIN hop hf ON hf.message_key = p.message_key AND hf.verdict_hop = 'filter'
+        LEFT JOIN hop hs ON hs.message_key = p.message_key AND hs.verdict_hop = 'server'
+        LEFT JOIN hop hm ON hm.message_key = p.message_key AND hm.verdict_hop = 'mailbox'
+    ) p
 )
 SELECT customer, campaign, run, recipient, outcome, stuck_at,
-       evidence_source, evidence_ts, evidence_detail, match_method,
+       ev.source AS evidence_source, ev.ts AS evidence_ts, ev.detail AS evidence_detail, match_method,
        CASE outcome
            WHEN 'scheduling_stalled' THEN 'Every learner of this run may be in a bounced status: check the bounced learners list and clear them.'
            WHEN 'held_bounced_learner' THEN 'The learner is (probably) in a bounced status, so nothing is sent to them: check the bounce reason and clear the bounced status.'
@@ -220,7 +184,7 @@ SELECT customer, campaign, run, recipient, outcome, stuck_at,
                WHEN NOT server_covered THEN 'Load mail server logs (' || server_formats || ') covering ' || sent_window || '; the loaded ones cover ' || coalesce(server_windows, 'nothing') || '.'
                ELSE 'The server logs cover ' || sent_window || ' but have no record of this message: search them by recipient, sender and time.' END
        END AS next_step,
-       evidence_row, evidence_load_id,
+       ev.row AS evidence_row, ev.load AS evidence_load_id,
        platform_status, status AS platform_status_normalised, first_name, last_name, sender, subject,
        scheduled_at, sent_ts AS sent_at, delivered_at AS platform_delivered_at, bounced_at AS platform_bounced_at,
        first_filter_ts AS filter_ts, first_server_ts AS server_ts, first_mailbox_ts AS mailbox_ts,
