@@ -23,26 +23,45 @@ from phishtrace.errors import PhishtraceError
 
 LAYERS = {"10_staging": "view", "20_intermediate": "table", "30_marts": "view"}
 
-# helpers available to every model
-MACROS = [
-    # Message-ID without <> and whitespace, domain part lower-cased
-    """CREATE OR REPLACE MACRO pt_norm_msgid(x) AS (
-        CASE WHEN x IS NULL OR trim(CAST(x AS VARCHAR), ' <>\t\r\n') = '' THEN NULL
-             WHEN strpos(trim(CAST(x AS VARCHAR), ' <>\t\r\n'), '@') > 0 THEN
-                 split_part(trim(CAST(x AS VARCHAR), ' <>\t\r\n'), '@', 1) || '@' ||
-                 lower(substr(trim(CAST(x AS VARCHAR), ' <>\t\r\n'),
-                              strpos(trim(CAST(x AS VARCHAR), ' <>\t\r\n'), '@') + 1))
-             ELSE trim(CAST(x AS VARCHAR), ' <>\t\r\n') END)""",
-    # e-mail address without <>, trimmed, lower-case
-    """CREATE OR REPLACE MACRO pt_norm_addr(x) AS (
-        CASE WHEN x IS NULL OR trim(CAST(x AS VARCHAR), ' <>\t\r\n"''') = '' THEN NULL
-             ELSE lower(trim(CAST(x AS VARCHAR), ' <>\t\r\n"''')) END)""",
-    # domain of an address
-    """CREATE OR REPLACE MACRO pt_domain(x) AS (
-        CASE WHEN strpos(x, '@') > 0 THEN lower(split_part(x, '@', -1)) ELSE lower(x) END)""",
-    # a session variable with a default
-    """CREATE OR REPLACE MACRO pt_var(name, dflt) AS (coalesce(getvariable(name), dflt))""",
-]
+MACRO_LAYER = "00_macros"
+
+
+@cache
+def macros() -> tuple[tuple[str, str], ...]:
+    """(name, CREATE MACRO statement) for every file in sql/00_macros (helpers available to every model),
+    each after the macros it uses."""
+    folder = resources.files("phishtrace") / "sql" / MACRO_LAYER
+    found = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".sql"):
+            found[Path(entry.name).stem] = entry.read_text(encoding="utf-8").strip().rstrip(";")
+    ordered: list[tuple[str, str]] = []
+    seen: set[str] = set()
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if name in seen:
+            return
+        if name in chain:
+            raise PhishtraceError(f"SQL macros use each other in a cycle: {' -> '.join(chain + (name,))}")
+        body = re.sub(r"--[^\n]*", " ", found[name]).split(" AS ", 1)[-1]
+        for other in sorted(found):
+            if other != name and re.search(rf"\b{re.escape(other)}\s*\(", body):
+                visit(other, chain + (name,))
+        seen.add(name)
+        ordered.append((name, found[name]))
+
+    for name in found:
+        visit(name, ())
+    return tuple(ordered)
+
+
+def create_macros(con: duckdb.DuckDBPyConnection) -> None:
+    for name, text in macros():
+        try:
+            con.execute(text)
+        except duckdb.Error as exc:
+            raise PhishtraceError(f"phishtrace/sql/{MACRO_LAYER}/{name}.sql: {exc}") from None
+
 
 # session variables that change what the materialised models contain
 MATERIALISED_SETTINGS = ("pt_window_before_minutes", "pt_window_hours")
@@ -104,8 +123,8 @@ def fingerprint() -> str:
     h = hashlib.sha256()
     for m in models():
         h.update(f"{m.layer}/{m.name}/{m.kind}\n{m.sql}\n".encode())
-    for macro in MACROS:
-        h.update(macro.encode())
+    for name, text in macros():
+        h.update(f"{name}\n{text}\n".encode())
     return h.hexdigest()[:16]
 
 
@@ -134,8 +153,7 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)create macros, views and materialised models, in dependency order, in one transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
-        for macro in MACROS:
-            con.execute(macro)
+        create_macros(con)
         for m in models():
             _create(con, m)
         con.execute("CREATE TABLE IF NOT EXISTS phishtrace_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")

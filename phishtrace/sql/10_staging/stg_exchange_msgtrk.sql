@@ -16,51 +16,18 @@
 -- kept as received with a note, they are not a verdict on the original message.
 -- vendor_id = network-message-id (2013+), else internal-message-id (differs per server); sender =
 -- sender-address (the cmdlet's Sender), else return-path.
-WITH base AS (
+WITH mapped AS (
     SELECT *,
            upper(trim(coalesce(event_id, ''))) AS ev,
            upper(trim(coalesce(source, ''))) AS src,
-           upper(regexp_extract(coalesce(custom_data, ''), 'S:SFA=[^;]*\|DI=([A-Za-z]+)', 1)) AS sfa_di,
+           pt_exchange_sfa_di(custom_data) AS sfa_di,
            regexp_extract(coalesce(custom_data, ''), 'S:SFA=[^;]*', 0) AS sfa_entry,
            regexp_extract_all(coalesce(custom_data, ''), 'S:TRA=ETR\|[^;]*', 0) AS tra_all,
-           list_filter(regexp_extract_all(coalesce(custom_data, ''), 'S:TRA=ETR\|[^;]*', 0),
-                       lambda e: lower(coalesce(regexp_extract(e, '\|mode=([^|;]*)', 1), '')) IN ('', 'enforce'))
-               AS tra_entries
+           pt_exchange_tra_entries(custom_data) AS tra_entries,
+           pt_exchange_tra_actions(custom_data) AS tra_actions,
+           pt_exchange_action(event_id, source, custom_data) AS act,
+           pt_exchange_decided_by(source, custom_data) AS decided_by
     FROM raw_exchange_msgtrk
-),
-verdicts AS (
-    SELECT *,
-           list_transform(flatten(list_transform(tra_entries,
-               lambda e: regexp_extract_all(e, '\|action=([^|;]*)', 1))), lambda a: lower(trim(a))) AS tra_actions
-    FROM base
-),
-mapped AS (
-    SELECT *,
-        CASE
-            WHEN src = 'MAILBOXRULE' THEN 'received'
-            WHEN sfa_di = 'SB' OR list_has_any(tra_actions, ['rejectmessage', 'reject', 'ndr', 'rejectmessagewithdsn'])
-                THEN 'rejected'
-            WHEN sfa_di = 'SQ' OR list_has_any(tra_actions, ['quarantine', 'quarantinemessage']) THEN 'quarantined'
-            WHEN sfa_di = 'SD' OR list_has_any(tra_actions, ['deletemessage', 'delete', 'redirectmessage', 'redirectmessageto'])
-                THEN 'dropped'
-            WHEN sfa_di = 'SJ' THEN 'junked'
-            WHEN list_has_any(tra_actions, ['moderatemessagebyuser', 'moderatemessagebymanager']) THEN 'deferred'
-            WHEN ev IN ('DELIVER', 'DUPLICATEDELIVER') THEN 'delivered'
-            WHEN ev IN ('SEND', 'SENDEXTERNAL') THEN 'relayed'
-            WHEN ev IN ('FAIL', 'MODERATORREJECT', 'MODERATIONEXPIRE', 'MODERATORSALLNDR') THEN 'bounced'
-            WHEN ev IN ('DEFER', 'SUBMITDEFER', 'RESUBMITDEFER', 'THROTTLE') THEN 'deferred'
-            WHEN ev IN ('DROP', 'BADMAIL', 'POISONMESSAGE') THEN 'dropped'
-            ELSE 'received'
-        END AS act,
-        CASE
-            WHEN src = 'MAILBOXRULE' THEN 'custom'
-            WHEN sfa_di IN ('SB', 'SQ', 'SD', 'SJ') THEN 'sfa'
-            WHEN list_has_any(tra_actions, ['rejectmessage', 'reject', 'ndr', 'rejectmessagewithdsn', 'quarantine',
-                 'quarantinemessage', 'deletemessage', 'delete', 'redirectmessage', 'redirectmessageto',
-                 'moderatemessagebyuser', 'moderatemessagebymanager']) THEN 'tra'
-            ELSE 'event'
-        END AS decided_by
-    FROM verdicts
 )
 SELECT
     CAST(customer AS VARCHAR) AS customer,

@@ -1,6 +1,6 @@
 -- Exchange Online EAC historical-search CSVs (formats.md §3.1.4, §5.3) as canonical server-hop mail events.
--- Extended report (one row per event and recipient): the EXO message tracking log, mapped like
--- stg_exchange_msgtrk.sql (keep the two in step):
+-- Extended report (one row per event and recipient): the EXO message tracking log, mapped by the macro
+-- pt_exchange_action (sql/00_macros), shared with stg_exchange_msgtrk.sql:
 --   DELIVER (STOREDRIVER) -> delivered (inbox); SENDEXTERNAL -> relayed (external, left Exchange Online);
 --   SEND -> relayed (location NULL: a hop between Exchange Online servers); FAIL -> bounced (reason = status);
 --   DSN -> received (the NDR message itself, reason keeps it); DEFER -> deferred; DROP -> dropped (none);
@@ -13,52 +13,19 @@
 -- 'Receive, Deliver'): the last event decides: Deliver -> delivered (location NULL: the summary cannot tell
 -- Inbox from Junk, §3.1.5), Send -> relayed (external), Fail -> bounced, Defer -> deferred, Drop -> dropped;
 -- Receive / Expand / Resolve / Transfer / anything else -> received. event_ts is the origin timestamp.
-WITH ext AS (
+WITH ext_mapped AS (
     SELECT *,
            upper(trim(coalesce(event_id, ''))) AS ev,
            upper(trim(coalesce(source, ''))) AS src,
-           upper(regexp_extract(coalesce(custom_data, ''), 'S:SFA=[^;]*\|DI=([A-Za-z]+)', 1)) AS sfa_di,
+           pt_exchange_sfa_di(custom_data) AS sfa_di,
            regexp_extract(coalesce(custom_data, ''), 'S:SFA=[^;]*', 0) AS sfa_entry,
            regexp_extract_all(coalesce(custom_data, ''), 'S:TRA=ETR\|[^;]*', 0) AS tra_all,
-           list_filter(regexp_extract_all(coalesce(custom_data, ''), 'S:TRA=ETR\|[^;]*', 0),
-                       lambda e: lower(coalesce(regexp_extract(e, '\|mode=([^|;]*)', 1), '')) IN ('', 'enforce'))
-               AS tra_entries
+           pt_exchange_tra_entries(custom_data) AS tra_entries,
+           pt_exchange_tra_actions(custom_data) AS tra_actions,
+           pt_exchange_action(event_id, source, custom_data) AS act,
+           pt_exchange_decided_by(source, custom_data) AS decided_by
     FROM raw_m365_trace_extended_csv
     WHERE report = 'extended'
-),
-ext_verdicts AS (
-    SELECT *,
-           list_transform(flatten(list_transform(tra_entries,
-               lambda e: regexp_extract_all(e, '\|action=([^|;]*)', 1))), lambda a: lower(trim(a))) AS tra_actions
-    FROM ext
-),
-ext_mapped AS (
-    SELECT *,
-        CASE
-            WHEN src = 'MAILBOXRULE' THEN 'received'
-            WHEN sfa_di = 'SB' OR list_has_any(tra_actions, ['rejectmessage', 'reject', 'ndr', 'rejectmessagewithdsn'])
-                THEN 'rejected'
-            WHEN sfa_di = 'SQ' OR list_has_any(tra_actions, ['quarantine', 'quarantinemessage']) THEN 'quarantined'
-            WHEN sfa_di = 'SD' OR list_has_any(tra_actions, ['deletemessage', 'delete', 'redirectmessage', 'redirectmessageto'])
-                THEN 'dropped'
-            WHEN sfa_di = 'SJ' THEN 'junked'
-            WHEN list_has_any(tra_actions, ['moderatemessagebyuser', 'moderatemessagebymanager']) THEN 'deferred'
-            WHEN ev IN ('DELIVER', 'DUPLICATEDELIVER') THEN 'delivered'
-            WHEN ev IN ('SEND', 'SENDEXTERNAL') THEN 'relayed'
-            WHEN ev IN ('FAIL', 'MODERATORREJECT', 'MODERATIONEXPIRE', 'MODERATORSALLNDR') THEN 'bounced'
-            WHEN ev IN ('DEFER', 'SUBMITDEFER', 'RESUBMITDEFER', 'THROTTLE') THEN 'deferred'
-            WHEN ev IN ('DROP', 'BADMAIL', 'POISONMESSAGE') THEN 'dropped'
-            ELSE 'received'
-        END AS act,
-        CASE
-            WHEN src = 'MAILBOXRULE' THEN 'custom'
-            WHEN sfa_di IN ('SB', 'SQ', 'SD', 'SJ') THEN 'sfa'
-            WHEN list_has_any(tra_actions, ['rejectmessage', 'reject', 'ndr', 'rejectmessagewithdsn', 'quarantine',
-                 'quarantinemessage', 'deletemessage', 'delete', 'redirectmessage', 'redirectmessageto',
-                 'moderatemessagebyuser', 'moderatemessagebymanager']) THEN 'tra'
-            ELSE 'event'
-        END AS decided_by
-    FROM ext_verdicts
 ),
 summary AS (
     SELECT *,
