@@ -114,7 +114,7 @@ def test_sniff_claims_only_message_trace_files(real):
     assert files
     for path in files:
         head = path.read_bytes()[: textio.HEAD_BYTES]
-        expected = path.parent.name == "m365_message_trace"
+        expected = path.parent.name == "m365_message_trace" or path.name.startswith("message_trace.")
         assert loader.sniff(head, textio.head_text(head)) is expected, path
 
 
