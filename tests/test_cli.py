@@ -84,3 +84,53 @@ def test_sql_with_parameters(_template_db, tmp_path):
     assert r.output.splitlines() == ["a,b", "x,42"]
     r = CliRunner().invoke(main, ["sql", "--db", db, "SELECT * FROM nope"])
     assert r.exit_code == 2 and "SQL error" in r.output
+
+
+TRUNCATED_POD = ('{"guid":"g1","ts":"2026-11-02T09:01:00.000000-0700","envelope":{"from":"it@sim.example",'
+                 '"rcpts":["a@example.com"]},"filter":{"disposition":"continue","qid":"q1"}}\n'
+                 '{"guid":"g2","ts":"2026-11-02T09:02:00.000000-0700","envelope":{"from":"it@sim.exa')
+
+
+def _bad_inputs(tmp_path):
+    cases = {
+        "empty": (b"", None),
+        "truncated_json": (TRUNCATED_POD.encode(), 2),
+        "wrong_header": (EXPORT.replace("Campaign Run", "Campaign Round").encode(), 1),
+        "bad_timestamp": (EXPORT.replace("2026-11-02T09:01:00Z", "02/30/2026 25:61").encode(), 2),
+        "garbage": (bytes(range(256)) * 8, 1),
+        "unclaimed": (b"date,what\n2026-11-02,lunch\n", 1),
+    }
+    out = {}
+    for name, (content, line) in cases.items():
+        p = tmp_path / f"{name}.dat"
+        p.write_bytes(content)
+        out[name] = (p, line)
+    return out
+
+
+def test_every_kind_of_bad_input_fails_cleanly_from_the_cli(_template_db, tmp_path):
+    import duckdb
+
+    db = db_copy(_template_db, tmp_path)
+    good = tmp_path / "good.csv"
+    good.write_text(EXPORT, encoding="utf-8")
+    assert run("ingest", "--db", db, "--customer", "acme", str(good)).exit_code == 0
+
+    def snapshot():
+        con = duckdb.connect(db, read_only=True)
+        try:
+            return {t: con.execute(f'SELECT * FROM "{t}" ORDER BY ALL').fetchall()
+                    for t in ("load_manifest", "load_rejects", "raw_phishsim_csv", "raw_proofpoint_pod_json")}
+        finally:
+            con.close()
+
+    before = snapshot()
+    for name, (path, line) in _bad_inputs(tmp_path).items():
+        spec = f"{path}:phishsim_csv" if name == "wrong_header" else str(path)
+        r = CliRunner().invoke(main, ["ingest", "--db", db, "--customer", "acme", spec])
+        lines = [l for l in r.output.splitlines() if l.strip()]
+        assert r.exit_code == 2, (name, r.output)
+        assert len(lines) == 1 and lines[0].startswith("error: ") and str(path) in lines[0], (name, r.output)
+        if line is not None:
+            assert f"{path}:{line}:" in lines[0], (name, lines[0])
+        assert snapshot() == before, name
