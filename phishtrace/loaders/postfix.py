@@ -43,7 +43,7 @@ milter-reject, hold or discard. stg_postfix_log maps them:
 | status=sent to any other relay | relayed | external |
 | status=bounced | bounced | none |
 | status=deferred, SOFTBOUNCE | deferred | |
-| qmgr `status=expired, returned to sender` (one row per recipient still deferred, else one without recipient) | dropped | none |
+| qmgr `status=expired, returned to sender` (one row per recipient still deferred, with the orig_to its deferrals logged; else one without recipient) | dropped | none |
 | smtpd `NOQUEUE: reject:` / cleanup `reject:` / `milter-reject:` with a 5xx code (or none) | rejected | none |
 | the same with a 4xx code (temporary: the client retries) | deferred | |
 | `hold:` / `milter-hold:` (hold queue) | quarantined | quarantine |
@@ -100,7 +100,7 @@ class _Msg:
         self.sender: str | None = None
         self.handed_from: str | None = None
         self.handed_msg: _Msg | None = None
-        self.pending: list[str] = []
+        self.pending: dict[str, str | None] = {}  # recipient still deferred -> its orig_to
         self.seen = False
         self.closed = False
 
@@ -312,10 +312,10 @@ class _Reader:
             life.seen = True
             life.sender = f.group("from")
             if (f.group("status") or "").lower() == "expired":
-                for recipient in life.pending or [None]:
-                    self.add(life, kind="expired", recipient=recipient, sender=f.group("from"),
+                for recipient, orig_to in life.pending.items() or [(None, None)]:
+                    self.add(life, kind="expired", recipient=recipient, orig_to=orig_to, sender=f.group("from"),
                              status=f.group("status"), detail=f.group("note"))
-                life.pending = []
+                life.pending = {}
         elif verdict:
             life.seen = True
             self.verdict(verdict, life)
@@ -327,16 +327,16 @@ class _Reader:
             return
         kv = dict(KV.findall(d.group("kv")))
         status, text, recipient = d.group("status"), d.group("text"), d.group("to")
+        orig_to = kv.get("orig_to", "").strip("<>") or None
         relay = kv.get("relay", "").strip() or None
         hand = HANDOFF.search(text) if status == "sent" and text else None
         loop = bool(relay and LOOPBACK.match(relay))
         next_id = hand.group("id") if hand and (loop or text.lstrip().startswith("forwarded as")) else None
         life.seen = True
         if status.lower() in ("deferred", "softbounce"):
-            if recipient not in life.pending:
-                life.pending.append(recipient)
-        elif recipient in life.pending:
-            life.pending.remove(recipient)
+            life.pending.setdefault(recipient, orig_to)
+        else:
+            life.pending.pop(recipient, None)
         nxt = None
         if next_id:
             nxt = self.queues.get((host, next_id))
@@ -344,7 +344,7 @@ class _Reader:
                 nxt = self.queues[(host, next_id)] = _Msg()
             nxt.handed_from, nxt.handed_msg = qid, life
         self.add(life, nxt, kind="delivery", recipient=recipient or None,
-                 orig_to=kv.get("orig_to", "").strip("<>") or None, relay=relay, delay=kv.get("delay") or None,
+                 orig_to=orig_to, relay=relay, delay=kv.get("delay") or None,
                  dsn=kv.get("dsn") or None, status=status, detail=text, content_filter=bool(next_id) and loop,
                  next_queue_id=next_id)
 

@@ -98,7 +98,7 @@ def plan_customer(profile: Profile, seed: int, n: int) -> CustomerPlan:
     run1 = fill(rng, names1 * repeat, names1, n)
     plans = build_run(b, profile, "Run 1", start1, end1, list(zip(learners, run1)))
     for p in plans:  # the platform flags a learner whose message bounced, and holds their later mail
-        if p.status == "Bounced":
+        if p.status == "Bounced" and profile.option("flags_bounced_learners", True):
             p.learner.bounced, p.learner.bounced_at, p.learner.bounce_reason = True, p.bounced_at, p.bounce_reason
 
     flagged = [l for l in learners if l.bounced]
@@ -111,6 +111,8 @@ def plan_customer(profile: Profile, seed: int, n: int) -> CustomerPlan:
 
     registry = writers()
     active = [registry[f] for f in profile.writers]
+    for w in active:
+        w.prepare(plans, ctx)
     obs = [[o for w in active for o in w.observe(p, ctx)] for p in plans]
     times = [o.ts for ob in obs for o in ob] + [t for p in plans for t in p.times()]
     times += [l.bounced_at for l in learners if l.bounced_at is not None]
@@ -179,4 +181,6 @@ def build_run(b: Builder, profile: Profile, run: str, start: datetime, end: date
         stamp = p.sent_at.isoformat(timespec="seconds")[:19].translate(DIGITS_ONLY)
         p.message_id = f"{stamp}.{rng.getrandbits(64):016x}@{domain}"
         SCENARIOS[p.scenario].fn(b, p)
+    for fmt in profile.platform:  # what the platform's export can record (writers with a fit())
+        writers()[fmt].fit(b, plans)
     return plans

@@ -26,6 +26,8 @@ class Obs(NamedTuple):
     action: str  # canonical action vocabulary
     ts: datetime
     location: str | None = None
+    ip: str | None = None  # click source address the file records (filter click logs), None when it has none
+    user_agent: str | None = None  # click user agent the file records
 
 
 @dataclass(slots=True)
@@ -49,6 +51,8 @@ class Interaction:
     ip: str
     user_agent: str
     human: bool
+    shown_ip: str | None = None  # the client address as the platform's export gives it (None: not exported)
+    shown_ua: str | None = None  # the user-agent text the platform's staging view carries (None: not exported)
 
 
 @dataclass(slots=True)
@@ -63,6 +67,8 @@ class FilterFacts:
     handoff_ts: datetime | None = None
     qid: str = ""
     guid: str = ""
+    released_ts: datetime | None = None  # released from quarantine at this time, then handed on (handoff)
+    blocked_clicks: list[Interaction] = field(default_factory=list)  # clicks its URL protection blocked
 
 
 @dataclass(slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,10 +23,17 @@ class Profile:
     export_message_id: bool  # the campaign export carries the Message ID
     trace_shape: str  # m365_message_trace rendering: 'export_csv' | 'json'
     trace_ends_early: bool  # the server export ends before the last run's last messages were sent
+    scenarios: tuple[str, ...] = ()  # extra catalogue scenarios (needs='profile') only this profile plants
+    skip: tuple[str, ...] = ()  # catalogue scenarios this profile's files cannot express
+    options: tuple[tuple[str, object], ...] = ()  # writer settings, read with option()
+
+    def option(self, key: str, default: object = None) -> object:
+        return dict(self.options).get(key, default)
 
     @property
     def writers(self) -> tuple[str, ...]:
-        return (*self.platform, *((self.filter,) if self.filter else ()), self.server, *self.mailbox)
+        extra = tuple(self.option("filter_logs", ()))  # type: ignore[arg-type]  # further filter writers (TAP)
+        return (*self.platform, *((self.filter,) if self.filter else ()), *extra, self.server, *self.mailbox)
 
     @property
     def mx(self) -> str:
@@ -73,6 +81,7 @@ def globex_like(name: str) -> Profile:
 
 
 TEMPLATES = (acme_like, globex_like)
+NAMED: dict[str, Callable[[str], Profile]] = {}  # profiles chosen by customer name (registered by extension modules)
 
 
 def profile_for(name: str, index: int) -> Profile:
@@ -81,6 +90,8 @@ def profile_for(name: str, index: int) -> Profile:
         return acme_like(name)
     if name == "globex":
         return globex_like(name)
+    if name in NAMED:
+        return NAMED[name](name)
     return TEMPLATES[index % len(TEMPLATES)](name)
 
 
@@ -99,3 +110,7 @@ class CustomerContext:
     @property
     def name(self) -> str:
         return self.profile.name
+
+
+from phishtrace.samples import profiles_servers  # noqa: E402,F401  (registers its profiles in NAMED)
+from phishtrace.samples import profiles_filters  # noqa: E402,F401  (registers its profiles in NAMED)

@@ -265,7 +265,7 @@ class Scenario:
     fn: Callable[[Builder, MessagePlan], None]
     expected: tuple[str, str]
     weight: int
-    needs: str = ""  # 'filter' | 'no_filter' | 'late' | 'ended' (a run that has ended) | 'special'
+    needs: str = ""  # 'filter' | 'no_filter' | 'late' | 'ended' (a run that has ended) | 'special' | 'profile'
     sends: bool = True
 
 
@@ -307,5 +307,11 @@ def eligible(profile: Profile, run_ended: bool, late: bool) -> list[str]:
             continue
         if (need == "ended" and not run_ended) or (need == "late" and not late):
             continue
+        if (need == "profile" and name not in profile.scenarios) or name in profile.skip:
+            continue
         out.append(name)
     return out
+
+
+from phishtrace.samples import scenarios_servers  # noqa: E402,F401  (adds its scenarios to SCENARIOS)
+from phishtrace.samples import scenarios_filters  # noqa: E402,F401  (adds its scenarios to SCENARIOS)

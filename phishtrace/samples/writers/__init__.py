@@ -21,6 +21,13 @@ class Writer:
     def filename(self, ctx: CustomerContext) -> str:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def prepare(self, plans: list[MessagePlan], ctx: CustomerContext) -> None:
+        """Called once with the customer's plans (runs 1 and 2) before observe(), for per-customer decisions."""
+
+    def fit(self, b, plans: list[MessagePlan]) -> None:
+        """Called with each run's plans as they are built: a platform writer makes them say only what its export
+        can record (see writers/_platforms.py); other writers leave them alone."""
+
     def observe(self, plan: MessagePlan, ctx: CustomerContext) -> list[Obs]:
         """Canonical mail events this writer's file yields for the plan (none for platform files)."""
         return []
@@ -37,6 +44,19 @@ _MODULES = (
     "m365_message_trace",
     "defender_email_events",
     "defender_post_delivery",
+    "gmail_bigquery_json",
+    "exchange_msgtrk",
+    "postfix_log",
+    "m365_timaildata_json",
+    "m365_inbox_rules_json",
+    "abnormal_threats_json",
+    "mimecast_siem",
+    "cisco_esa_text",
+    "proofpoint_tap_json",
+    "gophish_results_csv",
+    "gophish_events_csv",
+    "knowbe4_recipients_json",
+    "ms_ast_csv",
 )
 
 

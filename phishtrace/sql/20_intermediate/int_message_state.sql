@@ -13,10 +13,19 @@ WITH hs AS (
            max(CASE WHEN verdict_hop = 'mailbox' THEN state_ts END) AS mailbox_ts
     FROM int_hop_states
     GROUP BY message_key
+), sup AS (
+    -- a later hop's evidence after a negative state shows the message got past it (outcomes.md §2): for the
+    -- filter any decisive server/mailbox event, for the server a mailbox (re)delivery
+    SELECT hs.message_key,
+           bool_or(e.verdict_hop IN ('server', 'mailbox') AND e.severity IS NOT NULL
+                   AND e.event_ts > hs.filter_ts) AS filter_superseded,
+           bool_or(e.verdict_hop = 'mailbox' AND e.action IN ('redelivered', 'delivered')
+                   AND e.event_ts > hs.server_ts) AS server_superseded
+    FROM hs
+    JOIN int_matched_events e ON e.message_key = hs.message_key
+    GROUP BY hs.message_key
 ), ev AS (
     SELECT message_key,
-           bool_or(verdict_hop IN ('server', 'mailbox') AND severity IS NOT NULL) AS has_server_or_mailbox,
-           bool_or(verdict_hop = 'mailbox' AND action IN ('redelivered', 'delivered')) AS mailbox_positive,
            min(CASE WHEN verdict_hop IN ('server', 'mailbox') AND action IN ('delivered', 'junked', 'moved_by_rule', 'redelivered')
                     THEN event_ts END) AS mail_delivered_ts,
            min(event_ts) FILTER (WHERE verdict_hop = 'filter') AS first_filter_ts,
@@ -38,8 +47,8 @@ WITH hs AS (
 SELECT m.*,
        hs.filter_state, hs.filter_ts, hs.server_state, hs.server_location, hs.server_ts,
        hs.mailbox_state, hs.mailbox_location, hs.mailbox_ts,
-       coalesce(ev.has_server_or_mailbox, false) AS filter_superseded,
-       coalesce(ev.mailbox_positive, false) AND ev.mail_delivered_ts IS NOT NULL AS server_superseded,
+       coalesce(sup.filter_superseded, false) AS filter_superseded,
+       coalesce(sup.server_superseded, false) AS server_superseded,
        ev.mail_delivered_ts, ev.first_filter_ts, ev.first_server_ts, ev.first_mailbox_ts, ev.last_event_ts,
        ev.last_hop_order, coalesce(ev.matched_events, 0) AS matched_events,
        CASE ev.best_method WHEN 1 THEN 'message_id' WHEN 2 THEN 'token' WHEN 3 THEN 'recipient_window' END AS match_method,
@@ -52,4 +61,5 @@ SELECT m.*,
 FROM int_messages m
 LEFT JOIN hs ON hs.message_key = m.message_key
 LEFT JOIN ev ON ev.message_key = m.message_key
+LEFT JOIN sup ON sup.message_key = m.message_key
 LEFT JOIN rej ON rej.message_key = m.message_key
