@@ -1,6 +1,8 @@
 -- Campaign-level warnings (DESIGN §4.4): scheduling stalled; recipients still Sent long after their peers were
 -- delivered (likely quarantine); automated-click share; human click rate jumping against the previous run
--- (allowlisting broke); bounces concentrated on one domain.
+-- (allowlisting broke); bounces concentrated on one domain; the simulation's URL classified as a threat by
+-- Proofpoint TAP (a clean simulation never appears in TAP, so any record there means URL Defense will block
+-- or rewrite its link until it is allowlisted).
 WITH o AS (SELECT * FROM fct_recipient_outcomes),
 runs AS (
     SELECT customer, campaign, run, min(sent_at) AS run_first_sent,
@@ -18,6 +20,13 @@ runs AS (
     SELECT *, lag(CASE WHEN sent > 0 THEN human / sent END) OVER (PARTITION BY customer, campaign ORDER BY run_first_sent NULLS LAST, run) AS prev_rate,
            CASE WHEN sent > 0 THEN human / sent END AS rate
     FROM runs
+), tap AS (
+    SELECT m.customer, m.campaign, m.run, count(DISTINCT e.message_key) AS recipients,
+           string_agg(DISTINCT regexp_extract(e.reason, 'tap_threat:([A-Za-z_]+)', 1), ', ') AS classes
+    FROM int_matched_events e
+    JOIN int_messages m ON m.message_key = e.message_key
+    WHERE e.source_format = 'proofpoint_tap_json' AND e.reason LIKE '%tap_threat:%'
+    GROUP BY ALL
 ), domains AS (
     SELECT customer, campaign, run, pt_domain(recipient) AS domain, count(*) AS n,
            count(*) FILTER (WHERE outcome = 'bounced') AS bounced
@@ -48,3 +57,8 @@ UNION ALL
 SELECT customer, campaign, run, 'bounce_concentration', 'medium', bounced,
        bounced || ' of ' || n || ' recipients at ' || domain || ' bounced: check that domain''s mail filter or routing.'
 FROM domains WHERE bounced >= 3 AND bounced >= 0.5 * n
+UNION ALL
+SELECT customer, campaign, run, 'url_threat_classified', 'high', recipients,
+       'Proofpoint TAP classified the simulation''s URL as a threat (' || coalesce(classes, 'unknown') || ') for ' ||
+       recipients || ' recipient(s): add the simulation URLs to URL Defense exceptions, or TAP keeps blocking them.'
+FROM tap
