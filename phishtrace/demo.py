@@ -42,3 +42,6 @@ def run_demo(samples: Path, db: str) -> None:
                                                  "accepted_by_server", "in_inbox", "human_interaction"])
             output.emit(funnel, "table", title=f"{customer}: funnel")
     click.echo(f"workspace: {db}  (try: phishtrace outcomes --db {db} --customer <name>)")
+    from phishtrace.report import demo_reports
+
+    demo_reports(db)

@@ -1,0 +1,373 @@
+"""`phishtrace report`: run notebooks/delivery_report.ipynb with papermill per customer and write
+`<out>/<customer>/<campaign or all>.html` (code hidden, charts inline SVG, no script, no network) with
+the outcome table as `<name>.csv` beside it, then `<out>/index.html` linking every report.
+
+A report is a pure function of (workspace file, ReportParams). Customers render in parallel processes
+(`jobs`), each opening the workspace read-only; a failing customer leaves `<name>-error.ipynb` (the
+executed notebook, its failing cell named in the error) and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from phishtrace import report_html as H
+from phishtrace.errors import PhishtraceError
+from phishtrace.masking import KEY_ENV, Masker
+from phishtrace.report_params import ReportParams
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "delivery_report.ipynb"
+KERNEL_NAME = "phishtrace-report"
+CELL_TIMEOUT = 3600
+
+
+@dataclass(frozen=True)
+class Job:
+    params: dict
+    html: str
+    csv: str
+    error_notebook: str
+    notebook: str
+    title: str
+
+
+@dataclass
+class Result:
+    customer: str
+    html: str
+    ok: bool
+    error: str | None = None
+    error_notebook: str | None = None
+    seconds: float = 0.0
+    size: int = 0
+    csv: str | None = None
+
+
+# -- names -------------------------------------------------------------------------------------
+def safe_name(text: str) -> str:
+    """A file-name-safe form of a customer or campaign name (no path separators, no leading dots)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:80]
+    return slug or "x-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
+def _unique_names(names: Iterable[str]) -> dict[str, str]:
+    """name -> safe_name(name), with a short hash added where two names would share a file name."""
+    names = list(dict.fromkeys(names))
+    slugs = {n: safe_name(n) for n in names}
+    counts: dict[str, int] = {}
+    for s in slugs.values():
+        counts[s.lower()] = counts.get(s.lower(), 0) + 1
+    return {n: (s if counts[s.lower()] == 1 else f"{s}-{hashlib.sha256(n.encode('utf-8')).hexdigest()[:6]}")
+            for n, s in slugs.items()}
+
+
+# -- one report (runs in a worker process) -----------------------------------------------------
+def kernel_root() -> Path:
+    """A private Jupyter data folder whose kernel runs this interpreter (so papermill never picks another
+    Python's `python3` kernel)."""
+    root = Path(tempfile.mkdtemp(prefix="phishtrace-kernel-"))
+    spec = root / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                 "--IPKernelApp.log_level=ERROR"],
+        "display_name": "phishtrace report", "language": "python"}), encoding="utf-8")
+    return root
+
+
+def _init_worker(env: dict[str, str]) -> None:
+    os.environ.update(env)
+
+
+def failing_cell(nb, exc: BaseException | None = None) -> str:
+    """'cell <id> (#n): Error: message' for the cell of an executed notebook that failed: the first with an
+    error output, else the one papermill flagged (a timeout, a dead kernel), else the exception alone."""
+    for index, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                value = re.sub(r"\x1b\[[0-9;]*m", "", str(out.get("evalue", ""))).strip()
+                return f"cell {cell.get('id', '?')!r} (#{index}): {out.get('ename', 'Error')}: {value}"
+    what = f"{type(exc).__name__}: {exc}".strip() if exc is not None else "failed"
+    for index, cell in enumerate(nb.cells):
+        if cell.get("metadata", {}).get("papermill", {}).get("exception"):
+            return f"cell {cell.get('id', '?')!r} (#{index}): {what}"
+    return what
+
+
+def to_html(nb, title: str) -> str:
+    """The executed notebook as a standalone page: code and prompts hidden, stderr dropped."""
+    from nbconvert import HTMLExporter
+
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs
+                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    nb.metadata.pop("widgets", None)
+    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb)
+    return H.page(title, body)
+
+
+def _replace(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def render_one(job: Job) -> Result:
+    """Execute the notebook for job.params and write the HTML and CSV; never raises."""
+    import nbformat
+    import papermill as pm
+
+    started = time.monotonic()
+    html, csv, err_nb = Path(job.html), Path(job.csv), Path(job.error_notebook)
+    customer = job.params["customer"]
+    work = Path(tempfile.mkdtemp(prefix="phishtrace-report-"))
+    executed = work / "executed.ipynb"
+    params = dict(job.params, outcomes_csv=str(work / "outcomes.csv"))
+    try:
+        try:
+            pm.execute_notebook(job.notebook, str(executed), parameters=params, kernel_name=KERNEL_NAME,
+                                progress_bar=False, log_output=False, execution_timeout=CELL_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an error notebook and a message
+            if executed.exists():
+                error = failing_cell(nbformat.read(str(executed), as_version=4), exc)
+                _replace(executed, err_nb)
+            else:
+                error = f"{type(exc).__name__}: {exc}".strip()
+            for stale in (html, csv):
+                stale.unlink(missing_ok=True)
+            return Result(customer, str(html), False, error=error,
+                          error_notebook=str(err_nb) if err_nb.exists() else None,
+                          seconds=time.monotonic() - started)
+        page = to_html(nbformat.read(str(executed), as_version=4), job.title)
+        (work / "report.html").write_text(page, encoding="utf-8")
+        _replace(work / "report.html", html)
+        if (work / "outcomes.csv").exists():
+            _replace(work / "outcomes.csv", csv)
+        err_nb.unlink(missing_ok=True)
+        return Result(customer, str(html), True, seconds=time.monotonic() - started, size=html.stat().st_size,
+                      csv=str(csv) if csv.exists() else None)
+    except Exception as exc:  # noqa: BLE001
+        return Result(customer, str(html), False, error=f"{type(exc).__name__}: {exc}",
+                      seconds=time.monotonic() - started)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def execute(notebook: str | Path, output: str | Path, parameters: dict) -> None:
+    """Run a notebook with papermill in this interpreter's kernel (e.g. notebooks/incident_explorer.ipynb)."""
+    import papermill as pm
+
+    root = kernel_root()
+    before = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = str(root)
+    try:
+        pm.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name=KERNEL_NAME,
+                            progress_bar=False, log_output=False, execution_timeout=CELL_TIMEOUT)
+    finally:
+        if before is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = before
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run_jobs(jobs: list[Job], processes: int, env: dict[str, str],
+             on_done: Callable[[Result], None] | None = None, executor: Executor | None = None) -> list[Result]:
+    """Render the jobs in `processes` local worker processes (spawned: no inherited DuckDB state), or on
+    `executor` when given (any concurrent.futures.Executor whose workers see the workspace file and the
+    environment `env`, e.g. a distributed cluster's executor)."""
+    if executor is not None:
+        return _collect(executor, jobs, on_done)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, min(processes, len(jobs) or 1)), mp_context=ctx,
+                             initializer=_init_worker, initargs=(env,)) as pool:
+        return _collect(pool, jobs, on_done)
+
+
+def _collect(pool: Executor, jobs: list[Job], on_done: Callable[[Result], None] | None) -> list[Result]:
+    results = []
+    futures = {pool.submit(render_one, job): job for job in jobs}
+    for fut in as_completed(futures):
+        job = futures[fut]
+        try:
+            res = fut.result()
+        except Exception as exc:  # noqa: BLE001 - a worker that died
+            res = Result(job.params["customer"], job.html, False, error=f"{type(exc).__name__}: {exc}")
+        results.append(res)
+        if on_done:
+            on_done(res)
+    return results
+
+
+# -- the index ---------------------------------------------------------------------------------
+def write_index(out_dir: Path) -> Path:
+    """out_dir/index.html: one row per report or failed report found under out_dir/<customer>/."""
+    rows = []
+    for folder in sorted(p for p in out_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        names = {p.stem for p in folder.glob("*.html") if not p.name.startswith(".")}
+        names |= {p.name[: -len("-error.ipynb")] for p in folder.glob("*-error.ipynb")}
+        for name in sorted(names):
+            page, csv, err = folder / f"{name}.html", folder / f"{name}.csv", folder / f"{name}-error.ipynb"
+            cells = [H.esc(folder.name), H.esc(name)]
+            if page.exists():
+                stamp = datetime.fromtimestamp(page.stat().st_mtime, timezone.utc)
+                cells.append(f'<a href="{H.href(f"{folder.name}/{page.name}")}">report</a>'
+                             + (f' · <a href="{H.href(f"{folder.name}/{csv.name}")}">CSV</a>' if csv.exists() else ""))
+                cells.append(H.esc(stamp))
+            else:
+                cells += ["", ""]
+            cells.append(f'<a href="{H.href(f"{folder.name}/{err.name}")}">failed: error notebook</a>'
+                         if err.exists() else "ok")
+            rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    body = ("<h1>Delivery reports</h1>"
+            f'<p class="pt-meta">{len(rows)} report(s) · index written {H.esc(datetime.now(timezone.utc))}</p>'
+            '<table class="pt-table"><thead><tr><th>customer</th><th>report</th><th>files</th><th>updated</th>'
+            "<th>status</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+    path = out_dir / "index.html"
+    path.write_text(H.page("Delivery reports", body), encoding="utf-8")
+    return path
+
+
+# -- the command -------------------------------------------------------------------------------
+def ensure_built(db_path: str) -> None:
+    """Reports open the workspace read-only: rebuild its views first when they are from another version."""
+    import duckdb
+
+    from phishtrace import views
+    from phishtrace.workspace import Workspace
+
+    if db_path == ":memory:" or not Path(db_path).is_file():
+        raise PhishtraceError(f"no workspace file at {db_path}: "
+                              f"ingest data first (phishtrace ingest --db {db_path} ...)")
+    try:
+        con = duckdb.connect(db_path, read_only=True)
+        try:
+            fresh = views.stored(con, "views") == views.fingerprint()
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        raise PhishtraceError(f"{db_path}: cannot open the workspace: {exc}") from None
+    if not fresh:
+        Workspace(db_path).close()
+
+
+def plan(db_path: str, customers: list[str], out_dir: Path, base: dict, masker: Masker | None,
+         notebook: Path) -> list[Job]:
+    folders = _unique_names(customers)
+    campaign = base.get("campaign")
+    shown = masker.text(campaign) if (masker and campaign) else campaign
+    name = safe_name(shown) if shown else "all"
+    jobs = []
+    for customer in customers:
+        params = ReportParams(customer=customer, db=db_path, **base)
+        folder = out_dir / folders[customer]
+        title = f"Delivery report: {customer}" + (f" / {shown}" if shown else "")
+        jobs.append(Job(params=params.to_dict(), html=str(folder / f"{name}.html"), csv=str(folder / f"{name}.csv"),
+                        error_notebook=str(folder / f"{name}-error.ipynb"), notebook=str(notebook), title=title))
+    return jobs
+
+
+def report_command(db: str | None, customers: list[str] | None, out_dir: str, jobs: int | None = None,
+                   campaign: str | None = None, as_of: str | None = None, mask_recipients: bool = False,
+                   mask_key: str | None = None, latency_unit: str = "auto", max_table_rows: int = 1000,
+                   notebook: str | None = None, echo: Callable[..., None] | None = None,
+                   progress: bool | None = None) -> int:
+    """Render reports for `customers` (None: every customer); print where they are; return the exit code."""
+    from phishtrace.db import resolve_db_path
+    from phishtrace.report_sections import open_workspace
+
+    if echo is None:
+        import click
+        echo = click.echo
+    db_path = str(Path(resolve_db_path(db)).resolve()) if resolve_db_path(db) != ":memory:" else ":memory:"
+    nb_path = Path(notebook) if notebook else NOTEBOOK
+    if not nb_path.is_file():
+        raise PhishtraceError(f"report notebook not found at {nb_path} (pass --notebook PATH)")
+    ensure_built(db_path)
+    with open_workspace(db_path) as ws:
+        known = ws.customers()
+    if customers is None:
+        customers = known
+        if not customers:
+            raise PhishtraceError(f"{db_path}: no customer has data loaded")
+    else:
+        customers = list(dict.fromkeys(customers))
+        missing = [c for c in customers if c not in known]
+        if missing:
+            raise PhishtraceError(f"no data loaded for customer {', '.join(map(repr, missing))}")
+    base = {"campaign": campaign, "as_of": as_of, "mask_recipients": mask_recipients,
+            "latency_unit": latency_unit, "max_table_rows": max_table_rows}
+    ReportParams(customer=customers[0], db=db_path, **base)  # validate once, before any process starts
+    env = {"JUPYTER_PATH": str(kernel_root())}
+    masker = None
+    if mask_recipients:
+        key = mask_key or os.environ.get(KEY_ENV)
+        if not key:
+            key = secrets.token_hex(32)
+            echo("note: masking with a random key; pseudonyms match only within this run "
+                 f"(set --mask-key or {KEY_ENV} to keep them stable)", err=True)
+        env[KEY_ENV] = key
+        masker = Masker(key)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    job_list = plan(db_path, customers, out, base, masker, nb_path)
+    results = _run_with_progress(job_list, jobs or default_jobs(), env, progress)
+    shutil.rmtree(env["JUPYTER_PATH"], ignore_errors=True)
+    for r in sorted(results, key=lambda r: r.customer):
+        if r.ok:
+            echo(f"{r.customer}: {r.html} ({r.size / 1024:.0f} KiB, {r.seconds:.1f} s)")
+    index = write_index(out)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        echo(f"{len(failed)} of {len(results)} report(s) failed:", err=True)
+        for r in sorted(failed, key=lambda r: r.customer):
+            where = f" (see {r.error_notebook})" if r.error_notebook else ""
+            echo(f"  {r.customer}: {r.error}{where}", err=True)
+    echo(f"index: {index}")
+    return 1 if failed else 0
+
+
+def default_jobs() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _run_with_progress(jobs: list[Job], processes: int, env: dict[str, str], show: bool | None) -> list[Result]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    show = sys.stderr.isatty() if show is None else show
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, transient=True, disable=not show) as bar:
+        task = bar.add_task("rendering reports", total=len(jobs))
+        return run_jobs(jobs, processes, env,
+                        on_done=lambda r: bar.update(task, advance=1, description=f"rendered {r.customer}"))
+
+
+def demo_reports(db: str, out_dir: str = "reports") -> Path | None:
+    """`make demo`: render every customer's report from the demo workspace and print reports/index.html."""
+    import click
+
+    if db == ":memory:":
+        click.echo("reports: skipped (they read a workspace file, not ':memory:')")
+        return None
+    code = report_command(db, None, out_dir)
+    if code:
+        raise PhishtraceError("some demo reports failed (see above)")
+    return Path(out_dir) / "index.html"
