@@ -39,6 +39,17 @@ def _ts_col(name: str) -> str:
     return _col(name) + "_ts"
 
 
+def _record(line: int, row: dict[str, str], columns: list[str]) -> dict:
+    """The raw record of one CSV row: every documented column as trimmed text (empty -> None)."""
+    rec: dict = {"source_row": line}
+    for c in columns:
+        value = row.get(norm_header(c))
+        rec[_col(c)] = value.strip() if value is not None and value.strip() else None
+    if not rec["email"] or "@" not in rec["email"]:
+        raise ValueError(f"expected an e-mail address in Email, got {rec['email']!r}")
+    return rec
+
+
 class PhishSimExport(Loader):
     name = "phishsim_csv"
     hop = "platform"
@@ -62,13 +73,8 @@ class PhishSimExport(Loader):
             if "__error__" in row:
                 rejects.append(Reject(line, row["__error__"]))
                 continue
-            rec = {"source_row": line}
-            for c in EXPORT_COLUMNS:
-                value = row.get(norm_header(c))
-                rec[_col(c)] = value.strip() if value is not None and value.strip() else None
             try:
-                if not rec["email"] or "@" not in rec["email"]:
-                    raise ValueError(f"expected an e-mail address in Email, got {rec['email']!r}")
+                rec = _record(line, row, EXPORT_COLUMNS)
                 status = (rec["status"] or "").lower()
                 if status not in STATUSES:
                     raise ValueError(f"unknown Status {rec['status']!r}: expected one of Scheduling, Scheduled, Sent, "
@@ -107,14 +113,9 @@ class PhishSimLearners(Loader):
             if "__error__" in row:
                 rejects.append(Reject(line, row["__error__"]))
                 continue
-            rec = {"source_row": line}
-            for c in LEARNER_COLUMNS:
-                value = row.get(norm_header(c))
-                rec[_col(c)] = value.strip() if value is not None and value.strip() else None
-            flag = (rec["bounced"] or "").lower()
             try:
-                if not rec["email"] or "@" not in rec["email"]:
-                    raise ValueError(f"expected an e-mail address in Email, got {rec['email']!r}")
+                rec = _record(line, row, LEARNER_COLUMNS)
+                flag = (rec["bounced"] or "").lower()
                 if flag not in TRUE | FALSE:
                     raise ValueError(f"expected Bounced true or false, got {rec['bounced']!r}")
                 rec["bounced_flag"] = flag in TRUE
