@@ -39,12 +39,19 @@ def _ts_col(name: str) -> str:
     return _col(name) + "_ts"
 
 
+_TIME_KEYS = [(c, _col(c), _ts_col(c)) for c in TIME_COLUMNS]
+# (header key, raw column) per documented column, computed once
+_KEYS = {c: (norm_header(c), _col(c)) for c in EXPORT_COLUMNS + LEARNER_COLUMNS}
+
+
 def _record(line: int, row: dict[str, str], columns: list[str]) -> dict:
     """The raw record of one CSV row: every documented column as trimmed text (empty -> None)."""
     rec: dict = {"source_row": line}
     for c in columns:
-        value = row.get(norm_header(c))
-        rec[_col(c)] = value.strip() if value is not None and value.strip() else None
+        key, col = _KEYS[c]
+        value = row.get(key)
+        value = value.strip() if value is not None else None
+        rec[col] = value or None
     if not rec["email"] or "@" not in rec["email"]:
         raise ValueError(f"expected an e-mail address in Email, got {rec['email']!r}")
     return rec
@@ -79,10 +86,10 @@ class PhishSimExport(Loader):
                 if status not in STATUSES:
                     raise ValueError(f"unknown Status {rec['status']!r}: expected one of Scheduling, Scheduled, Sent, "
                                      "Delivered, Bounced, Opened, Phished, Replied, Entered Data")
-                for c in TIME_COLUMNS:
-                    value = rec[_col(c)]
+                for c, col, ts_col in _TIME_KEYS:
+                    value = rec[col]
                     try:
-                        rec[_ts_col(c)] = parse_iso(value, naive_tz=None) if value else None
+                        rec[ts_col] = parse_iso(value, naive_tz=None) if value else None
                     except TimeParseError as exc:
                         raise ValueError(f"{c}: {exc}") from None
             except ValueError as exc:
