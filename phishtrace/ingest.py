@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import sys
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,13 +15,18 @@ import duckdb
 import polars as pl
 
 from phishtrace import registry, textio
-from phishtrace.db import quote_ident, scalar
+from phishtrace.db import first_row, quote_ident, scalar
 from phishtrace.errors import InputError, PhishtraceError
+from phishtrace.loaders._bulk import Bulk
 from phishtrace.registry import Loader, Parsed, SourceFile
 from phishtrace.timeparse import zone
 
 # a file with a larger share of unreadable rows fails as a whole
 MAX_REJECT_SHARE = 0.01
+# files at least this large show a progress bar while they load (when stderr is a terminal)
+PROGRESS_BYTES = 64 << 20
+# bytes after which str.splitlines() starts a new line but DuckDB's line reader does not
+_ODD_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
 
 _POLARS_TYPES = {
     "VARCHAR": pl.Utf8,
@@ -52,11 +60,30 @@ def split_spec(spec: str) -> tuple[Path, str | None]:
 
 
 def sha256_of(path: Path) -> str:
+    return scan_file(path)[0]
+
+
+@dataclass
+class FileFacts:
+    lines: int  # physical lines (a last line without a newline counts)
+    odd_breaks: bool  # holds a line break that only Python's splitlines() honours
+
+
+def scan_file(path: Path) -> tuple[str, FileFacts]:
+    """SHA-256 and line facts of a file, in one pass."""
     h = hashlib.sha256()
+    newlines, odd, last, tail = 0, False, b"", b""
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
             h.update(chunk)
-    return h.hexdigest()
+            newlines += chunk.count(b"\n")
+            if not odd:
+                window = tail + chunk
+                odd = any(b in window for b in _ODD_BREAKS)
+                tail = chunk[-2:]
+            last = chunk[-1:]
+    lines = newlines + (1 if last and last != b"\n" else 0)
+    return h.hexdigest(), FileFacts(lines, odd)
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -135,7 +162,7 @@ def ingest_file(
     tzinfo = zone(tz)
     if loader.needs_tz and tzinfo is None:
         raise InputError(path, None, f"{loader.name} timestamps carry no time zone: give the appliance's zone with --tz")
-    digest = sha256_of(path)
+    digest, facts = scan_file(path)
     previous = con.execute(
         "SELECT load_id FROM load_manifest WHERE customer = ? AND sha256 = ? AND format = ?",
         [customer, digest, loader.name],
@@ -144,13 +171,18 @@ def ingest_file(
         return IngestResult(str(path), loader.name, loader.hop, "unchanged", previous[0][0], 0, 0)
 
     src = SourceFile(path=path, head=head, tz=tzinfo, tz_name=tz, year=year, options=dict(options or {}))
+    tz_note = tz or ("UTC (stated by the format)" if not loader.needs_tz else None)
+    bulk = _bulk_plan(loader, src, facts)
+    if bulk is not None:
+        done = _load_bulk(con, loader, bulk, customer, path, digest, previous, tz_note)
+        if done is not None:
+            return done
     parsed = parse_file(loader, src)
     df = frame(loader, parsed.rows)
     window = parsed.window
     if window is None and loader.ts_column and loader.ts_column in df.columns and df.height:
         col = df.get_column(loader.ts_column)
         window = (col.min(), col.max())
-    tz_note = tz or ("UTC (stated by the format)" if not loader.needs_tz else None)
 
     con.execute("BEGIN TRANSACTION")
     try:
@@ -191,6 +223,102 @@ def ingest_file(
         raise InputError(path, None, f"could not be loaded: {exc}") from None
     status = "replaced" if previous else "loaded"
     return IngestResult(str(path), loader.name, loader.hop, status, load_id, df.height, len(parsed.rejects))
+
+
+def _bulk_plan(loader: Loader, src: SourceFile, facts: FileFacts) -> Bulk | None:
+    """The loader's bulk query for this file, when it has one and the file is plain enough for it."""
+    plan = getattr(loader, "bulk", None)
+    if plan is None or facts.odd_breaks:
+        return None
+    return plan(src, facts.lines)
+
+
+def _load_bulk(con: duckdb.DuckDBPyConnection, loader: Loader, bulk: Bulk, customer: str, path: Path,
+               digest: str, previous: list, tz_note: str | None) -> IngestResult | None:
+    """Load the file with DuckDB in one transaction; None (nothing changed) when the Python parser must
+    read it: a row it would reject or read otherwise, a row count that does not match the file's
+    lines, or a file DuckDB cannot read."""
+    table = quote_ident(loader.table)
+    cols = ["source_row", *loader.columns]
+    # a bad row is stored with a negative source_row and found after the insert (one pass over the file)
+    values = ", ".join(["CASE WHEN _bad OR _bad IS NULL THEN -1 ELSE source_row END",
+                        *(quote_ident(c) for c in loader.columns)])
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for (old_id,) in previous:
+            _delete_load(con, old_id)
+        load_id = scalar(con, "SELECT nextval('load_id_seq')")
+        con.execute("SET enable_progress_bar = true")
+        con.execute("SET enable_progress_bar_print = false")
+        with _progress(con, path):
+            inserted = scalar(
+                con,
+                f"INSERT INTO {table} (customer, load_id, {', '.join(quote_ident(c) for c in cols)}) "
+                f"SELECT ?, ?, {values} FROM ({bulk.select})",
+                [customer, load_id, *bulk.params])
+        bad = scalar(con, f"SELECT count(*) FROM {table} WHERE load_id = ? AND source_row < 0", [load_id])
+        if (bad or not inserted or (bulk.lines_read is not None and inserted != bulk.lines_read)
+                or (bulk.verify is not None and not bulk.verify(con, table, load_id))):
+            con.execute("ROLLBACK")
+            return None
+        if bulk.window is not None:
+            window = bulk.window(con, table, load_id)
+            if window is None:
+                con.execute("ROLLBACK")
+                return None
+        else:
+            ts = quote_ident(loader.ts_column) if loader.ts_column else "NULL"
+            window = first_row(con, f"SELECT min({ts}), max({ts}) FROM {table} WHERE load_id = ?", [load_id])
+        con.execute(
+            "INSERT INTO load_manifest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [load_id, customer, str(path), digest, loader.name, loader.hop, inserted, 0,
+             tz_note, window[0], window[1], datetime.now(timezone.utc)],
+        )
+        con.execute("COMMIT")
+    except duckdb.Error:
+        con.execute("ROLLBACK")
+        return None
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    status = "replaced" if previous else "loaded"
+    return IngestResult(str(path), loader.name, loader.hop, status, load_id, inserted, 0)
+
+
+@contextmanager
+def _progress(con: duckdb.DuckDBPyConnection, path: Path):
+    """A progress bar for the running query while a large file loads (only when stderr is a terminal)."""
+    try:
+        big = path.stat().st_size >= PROGRESS_BYTES
+    except OSError:
+        big = False
+    if not big or not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    stop = threading.Event()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task(f"loading {path.name}", total=100)
+
+        def poll() -> None:
+            while not stop.wait(0.25):
+                try:
+                    done = con.query_progress()
+                except Exception:  # the query may finish between two polls
+                    continue
+                if done is not None and done >= 0:
+                    bar.update(task, completed=done)
+
+        thread = threading.Thread(target=poll, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
 
 def _delete_load(con: duckdb.DuckDBPyConnection, load_id: int) -> None:

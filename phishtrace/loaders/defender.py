@@ -35,7 +35,9 @@ from typing import Any, ClassVar
 
 import orjson
 
+from phishtrace import textio
 from phishtrace.errors import InputError
+from phishtrace.loaders import _bulk
 from phishtrace.registry import Loader, Parsed, Reject, SourceFile
 from phishtrace.timeparse import UTC, TimeParseError, parse_any
 
@@ -123,6 +125,55 @@ class _DefenderTable(Loader):
             else:
                 rows.append(row)
         return Parsed(rows=rows, rejects=rejects)
+
+    def bulk(self, src: SourceFile, lines: int) -> _bulk.Bulk | None:
+        """DuckDB reads JSON lines of streaming / storage envelopes (the common large export); plain
+        records, CSV, one-document files and any line parse() would treat otherwise go to parse()."""
+        if not _bulk.is_utf8_path(src.path, src.head) or lines < 2:
+            return None
+        first_two = textio.head_text(src.head).split("\n", 2)[:2]
+        if len(first_two) < 2 or not all(line.strip().startswith("{") for line in first_two):
+            return None
+        good = self._good_key_sets(textio.head_text(src.head))
+        if not good:
+            return None
+        names = ["category", "properties", *(f"properties.{c}" for c in self.source_columns)]
+        paths = "[" + ", ".join(f"'$.{n}'" for n in names) + "]"
+        # source column values as parse() gives them: text, None, or the JSON of other values
+        values = [f"{_bulk.text(f'v[{i}]')} AS {quote(col)}" for i, col in enumerate(self.source_columns, start=3)]
+        select = f"""
+            SELECT n AS source_row, {', '.join(quote(c) for c in self.source_columns)}, event_ts, line AS record,
+                   event_ts IS NULL OR NOT starts_with(line, '{{') OR NOT starts_with(v[2], '{{')
+                   OR NOT list_contains(?, array_to_string(json_keys(v[2]), chr(31))) AS _bad
+            FROM (SELECT *, {_bulk.any_utc(quote('Timestamp'))} AS event_ts
+                  FROM (SELECT n, line, v, {', '.join(values)}
+                        FROM (SELECT n, line, json_extract_string(line, {paths}) AS v
+                              FROM {_bulk.lines_reader()}
+                              WHERE {_bulk.text('line')} IS NOT NULL)
+                        WHERE NOT starts_with(line, '{{') OR v[1] IS NULL OR v[2] IS NULL OR lower(v[1]) = ? OR lower(v[1]) = ?))"""
+        table = self.table_name.lower()
+        return _bulk.Bulk(select=select, params=[good, str(src.path), table, "advancedhunting-" + table])
+
+    def _good_key_sets(self, head: str) -> list[str]:
+        """The `properties` key lists (joined by U+001F) of the records in the head whose source column
+        names are spelled as documented, each once: a record with any other key list goes to parse()
+        (which matches names case-insensitively)."""
+        exact = set(self.source_columns)
+        lowered = {c.lower() for c in self.source_columns}
+        good: set[str] = set()
+        for line in head.splitlines()[:-1]:  # the last line may be cut off
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            props = record.get("properties") if isinstance(record, dict) else None
+            if not isinstance(props, dict) or any("\x1f" in k for k in props):
+                continue
+            keys = list(props)
+            if len({k.lower() for k in keys}) != len(keys) or any(k.lower() in lowered and k not in exact for k in keys):
+                continue
+            good.add("\x1f".join(keys))
+        return sorted(good)
 
     def _fields(self, record: Any) -> dict[str, Any] | Reject | None:
         """The record's columns (lower-case names) when it belongs to this table, else None."""
@@ -221,6 +272,10 @@ class _DefenderTable(Loader):
                 continue
             record = dict(zip(header, values))
             yield row_no, record, orjson.dumps(record).decode()
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _split_header(line: str) -> list[str]:

@@ -36,7 +36,9 @@ import re
 from datetime import datetime
 from typing import Any
 
+from phishtrace import textio
 from phishtrace.errors import InputError
+from phishtrace.loaders import _bulk
 from phishtrace.registry import Loader, Parsed, Reject, SourceFile
 from phishtrace.timeparse import UTC, TimeParseError, parse_any, zone
 
@@ -298,6 +300,58 @@ class M365MessageTrace(Loader):
             window = (min(starts or times), max(ends or times))
         return Parsed(rows=rows, rejects=rejects, window=window)
 
+    def bulk(self, src: SourceFile, lines: int) -> _bulk.Bulk | None:
+        """DuckDB reads a comma-separated UTF-8 Export-Csv (`csv` shape, header on line 1 or after the
+        '#TYPE' line); every other shape, and any row parse() would treat otherwise, goes to parse()."""
+        if not _bulk.is_utf8_path(src.path, src.head):
+            return None
+        text = textio.head_text(src.head)
+        if text.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
+            return None
+        head = csv_header(text)
+        if not head or head[1] != "," or csv_shape(head[2]) != "csv":
+            return None
+        header_line, _, names = head
+        first = text.lstrip("\ufeff").split("\n", 1)[0]
+        if header_line != (2 if first.upper().startswith("#TYPE") else 1):
+            return None
+        norm = [_norm(n) for n in names]
+        date_col = next((i for i, n in enumerate(norm) if FIELDS.get(n) == "received" or _EAC_DATE.match(n)), None)
+        if date_col is None:
+            return None
+        keys = ["received" if i == date_col else n for i, n in enumerate(names)]
+        targets = [FIELDS.get(_norm(k)) for k in keys]
+        mapped = [t for t in targets if t]
+        if len(set(keys)) != len(keys) or len(set(mapped)) != len(mapped):
+            return None
+        cols = [f"c{i}" for i in range(len(names))]
+        source = {t: c for t, c in zip(targets, cols) if t}
+        params: list = []
+        extra_parts = []
+        for key, target, col in zip(keys, targets, cols):
+            if not target:
+                extra_parts.append(f"CASE WHEN {col} IS NOT NULL AND {col} <> '' THEN ? || to_json({col}) END")
+                params.append(json.dumps(key, ensure_ascii=False) + ": ")
+        extra = (f"nullif('{{' || concat_ws(', ', {', '.join(extra_parts)}) || '}}', '{{}}')" if extra_parts
+                 else "CAST(NULL AS VARCHAR)")
+        text_cols = ", ".join(f"{_bulk.text(source[c])} AS {c}" if c in source else f"CAST(NULL AS VARCHAR) AS {c}"
+                              for c in TEXT_COLUMNS)
+        # a record over several lines (its source_row would be wrong), control characters in `extra`
+        odd = [f"contains(concat({', '.join(cols)}), chr(10))", f"contains(concat({', '.join(cols)}), chr(13))"]
+        odd += [f"regexp_matches(concat({', '.join(c for c, t in zip(cols, targets) if not t)}), '[\\x00-\\x1f]')"
+                ] if any(not t for t in targets) else []
+        reader = (f"read_csv(?, columns = {{{', '.join(repr(c) + ': ' + repr('VARCHAR') for c in cols)}}}, "
+                  "header = false, skip = ?, delim = ',', quote = '\"', escape = '\"', strict_mode = true, "
+                  "auto_detect = false, max_line_size = 134217728)")
+        select = f"""
+            SELECT source_row, {', '.join(TEXT_COLUMNS)}, 'csv' AS shape, extra, event_ts,
+                   recipient_address IS NULL OR received IS NULL OR event_ts IS NULL OR odd AS _bad
+            FROM (SELECT *, {_bulk.any_utc('received')} AS event_ts
+                  FROM (SELECT ? + n AS source_row, {text_cols}, {extra} AS extra, {' OR '.join(odd)} AS odd
+                        FROM (SELECT row_number() OVER () AS n, * FROM {reader})))"""
+        params = [header_line, *params, str(src.path), header_line]
+        return _bulk.Bulk(select=select, params=params, lines_read=lines - header_line, window=_trace_window)
+
     @staticmethod
     def _row(line: int, shape: str, record: Any, naive) -> dict | Reject:
         if not isinstance(record, dict):
@@ -327,3 +381,18 @@ class M365MessageTrace(Loader):
         row["event_ts"] = parsed["received"]
         row["_start"], row["_end"] = parsed["start_date"], parsed["end_date"]
         return row
+
+
+def _trace_window(con, table: str, load_id: int):
+    """StartDate / EndDate of the loaded rows, else the first and last Received (as parse() gives); None
+    when a StartDate / EndDate value is not a timestamp (parse() rejects that row)."""
+    dates = ("SELECT count(*) FILTER (WHERE ts IS NULL), {agg}(ts) FROM (SELECT {ts} AS ts FROM "
+             "(SELECT DISTINCT {col} AS d FROM {table} WHERE load_id = ? AND {col} IS NOT NULL))")
+    start = con.execute(dates.format(agg="min", ts=_bulk.any_utc("d"), col="start_date", table=table),
+                        [load_id]).fetchall()[0]
+    end = con.execute(dates.format(agg="max", ts=_bulk.any_utc("d"), col="end_date", table=table),
+                      [load_id]).fetchall()[0]
+    if start[0] or end[0]:
+        return None
+    lo, hi = con.execute(f"SELECT min(event_ts), max(event_ts) FROM {table} WHERE load_id = ?", [load_id]).fetchall()[0]
+    return (start[1] if start[1] is not None else lo), (end[1] if end[1] is not None else hi)

@@ -111,11 +111,18 @@ def _j(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.is_null()).then(pl.lit("null")).otherwise(pl.concat_str([pl.lit('"'), expr, pl.lit('"')]))
 
 
-def _write_lines(path: Path, lines: pl.Series, head: list[str] | None = None, eol: str = "\n") -> None:
+CHUNK_ROWS = 500_000  # lines are rendered and written this many at a time (bounded memory)
+
+
+def _write_lines(path: Path, rows: pl.DataFrame, line: pl.Expr, head: list[str] | None = None,
+                 eol: str = "\n") -> None:
+    """Render `line` for every row and write the lines, chunk by chunk, after the optional head lines."""
     with path.open("wb") as fh:
         if head:
             fh.write((eol.join(head) + eol).encode())
-        pl.DataFrame({"l": lines}).write_csv(fh, include_header=False, quote_style="never", line_terminator=eol)
+        for start in range(0, rows.height, CHUNK_ROWS):
+            rows.slice(start, CHUNK_ROWS).select(line.alias("l")).write_csv(
+                fh, include_header=False, quote_style="never", line_terminator=eol)
 
 
 def plan(recipients: int, seed: int) -> pl.DataFrame:
@@ -222,10 +229,11 @@ def _trace(camp: pl.DataFrame, noise: pl.DataFrame, path: Path, rng) -> None:
               pl.concat_str([pl.lit("<"), pl.col("message_id"), pl.lit(">")]),
               pl.col("ts").dt.strftime(US_FMT), pl.col("sender"), pl.col("recipient"), pl.col("subject"),
               pl.col("status"), pl.lit(None, pl.Utf8), pl.lit("148.163.150.20"), pl.col("size").cast(pl.Utf8),
-              pl.col("trace_id"), pl.lit(start), pl.lit(end), pl.int_range(pl.len()).cast(pl.Utf8)]
-    lines = rows.select(pl.concat_str([_q(v) for v in values], separator=",").alias("l")).to_series()
+              pl.col("trace_id"), pl.lit(start), pl.lit(end), pl.col("index").cast(pl.Utf8)]
+    rows = rows.with_row_index("index")
     header = ",".join(f'"{c}"' for c in PS_COLUMNS + TRACE_COLUMNS)
-    _write_lines(path, lines, [TYPE_LINE, header], eol="\r\n")
+    _write_lines(path, rows, pl.concat_str([_q(v) for v in values], separator=","), [TYPE_LINE, header],
+                 eol="\r\n")
     return rows.height, c.height
 
 
@@ -286,8 +294,7 @@ def _pod(camp: pl.DataFrame, noise: pl.DataFrame, path: Path, rng) -> tuple[int,
         pl.lit('>"]},"pps":{"cid":"bulkco_hosted","agent":"m0300001.ppops.net"},"ts":"'), ts,
         pl.lit('","type":"maillog"}'),
     ])
-    lines = rows.select(pl.when(pl.col("kind") == "message").then(message).otherwise(maillog).alias("l")).to_series()
-    _write_lines(path, lines)
+    _write_lines(path, rows, pl.when(pl.col("kind") == "message").then(message).otherwise(maillog))
     return rows.height, c.height
 
 
@@ -316,7 +323,7 @@ def _defender(camp: pl.DataFrame, noise: pl.DataFrame, path: Path, rng) -> tuple
     stamp = pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     sent = (pl.col("ts") + pl.duration(seconds=240)).dt.strftime("%Y-%m-%dT%H:%M:%S%.6f0Z")
     dom = pl.col("sender").str.split("@").list.last()
-    lines = rows.select(pl.concat_str([
+    line = pl.concat_str([
         pl.lit('{"time":"'), sent, pl.lit('","tenantId":"0d1e2f30-4a5b-4c6d-8e9f-a0b1c2d3e4f5","operationName":"Publish",'
                                           '"category":"AdvancedHunting-EmailEvents","_TimeReceivedBySvc":"'),
         pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S.0000000"),
@@ -337,8 +344,8 @@ def _defender(camp: pl.DataFrame, noise: pl.DataFrame, path: Path, rng) -> tuple
         pl.col("nmid"), pl.lit('-1","AdditionalFields":null,"To":["'), pl.col("recipient"),
         pl.lit('"],"Cc":[],"RecipientDomain":"' + CUSTOMER_DOMAIN + '","EmailSize":20000,"IsFirstContact":false},'
                '"Tenant":"DefaultTenant"}'),
-    ]).alias("l")).to_series()
-    _write_lines(path, lines, eol="\r\n")
+    ])
+    _write_lines(path, rows, line, eol="\r\n")
     return rows.height, c.height
 
 

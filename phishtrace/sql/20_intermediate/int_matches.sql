@@ -35,18 +35,29 @@ WITH ev AS (
     QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY sent_ts DESC, message_key) = 1
 ), direct AS (
     SELECT * FROM strong UNION ALL SELECT * FROM windowed
-), linked AS (
-    SELECT e.event_id, d.message_key, d.match_method, 'linked' AS match_basis
-    FROM ev e
-    JOIN int_mail_events de ON de.customer = e.customer
-         AND (de.recipient = e.recipient OR e.recipient IS NULL OR de.recipient IS NULL)
-         AND ((e.message_id IS NOT NULL AND de.message_id = e.message_id)
-              OR (e.vendor_id IS NOT NULL AND de.vendor_id = e.vendor_id))
+), direct_events AS (
+    -- (equi-joins on Message-ID and on vendor id, from the few matched events: an OR join of every event
+    -- with every event would be quadratic)
+    SELECT de.customer, de.recipient, de.message_id, de.vendor_id, d.message_key, d.match_method
+    FROM int_mail_events de
     JOIN direct d ON d.event_id = de.event_id
-    WHERE e.event_id NOT IN (SELECT event_id FROM direct)
-    QUALIFY row_number() OVER (PARTITION BY e.event_id
-                               ORDER BY CASE d.match_method WHEN 'message_id' THEN 1 WHEN 'token' THEN 2 ELSE 3 END,
-                                        d.message_key) = 1
+), undecided AS (
+    SELECT * FROM ev WHERE event_id NOT IN (SELECT event_id FROM direct)
+), link_cand AS (
+    SELECT e.event_id, e.recipient, x.recipient AS linked_recipient, x.message_key, x.match_method
+    FROM undecided e
+    JOIN direct_events x ON x.customer = e.customer AND x.message_id = e.message_id
+    UNION ALL
+    SELECT e.event_id, e.recipient, x.recipient AS linked_recipient, x.message_key, x.match_method
+    FROM undecided e
+    JOIN direct_events x ON x.customer = e.customer AND x.vendor_id = e.vendor_id
+), linked AS (
+    SELECT event_id, message_key, match_method, 'linked' AS match_basis
+    FROM link_cand
+    WHERE linked_recipient = recipient OR recipient IS NULL OR linked_recipient IS NULL
+    QUALIFY row_number() OVER (PARTITION BY event_id
+                               ORDER BY CASE match_method WHEN 'message_id' THEN 1 WHEN 'token' THEN 2 ELSE 3 END,
+                                        message_key) = 1
 )
 SELECT event_id, message_key, match_method, match_basis FROM direct
 UNION ALL

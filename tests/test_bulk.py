@@ -1,0 +1,118 @@
+"""phishtrace.samples.bulk writes files the loaders claim and read, and DuckDB's bulk path of the
+loaders gives exactly what their Python parsers give (rows, rejects, errors)."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timezone
+
+import polars as pl
+import pytest
+
+from phishtrace import ingest, registry, textio
+from phishtrace.errors import InputError
+from phishtrace.workspace import Workspace
+
+pytest.importorskip("numpy")
+
+from phishtrace.samples.bulk import write_bulk  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def bulk(tmp_path_factory):
+    return write_bulk(tmp_path_factory.mktemp("bulk"), events=2000, recipients=200, seed=7)
+
+
+def python_only(monkeypatch):
+    monkeypatch.setattr(ingest, "_bulk_plan", lambda *a: None)
+
+
+def test_each_file_is_claimed_by_its_loader_only(bulk):
+    for fmt, path in bulk.files.items():
+        head = path.read_bytes()[: textio.HEAD_BYTES]
+        assert [l.name for l in registry.claimants(head)] == [fmt], path
+
+
+def test_event_counts_and_outcomes_match_the_plan(bulk):
+    with Workspace(":memory:") as ws:
+        results = ws.ingest("bulkco", [str(p) for p in bulk.files.values()])
+        loaded = {r.format: r.rows for r in results}
+        assert all(r.rejects == 0 for r in results)
+        for fmt, n in bulk.events.items():
+            assert loaded[fmt] == n
+        assert sum(bulk.events.values()) == 2000
+        got = ws.outcomes("bulkco").select("recipient", "outcome")
+    expected = pl.read_csv(bulk.files["phishsim_csv"].parent / "expected.csv")
+    both = expected.join(got, on="recipient", how="full", coalesce=True)
+    assert both.height == 200
+    assert both.filter(pl.col("expected").ne_missing(pl.col("outcome"))).height == 0
+    assert set(expected["expected"]) >= {"delivered", "interacted", "filter_quarantined", "server_junked"}
+
+
+def test_trace_rows_read_as_written(bulk):
+    path = bulk.files["m365_message_trace"]
+    with path.open(encoding="utf-8", newline="") as fh:
+        lines = list(csv.reader(fh))
+    header, row = lines[1], lines[2]
+    rec = dict(zip(header, row))
+    with Workspace(":memory:") as ws:
+        ws.ingest("c", [str(path)])
+        got = ws.sql("SELECT * FROM raw_m365_message_trace WHERE source_row = 3").row(0, named=True)
+    received = datetime.strptime(rec["Received"], "%m/%d/%Y %I:%M:%S %p").replace(tzinfo=timezone.utc)
+    assert got["event_ts"] == received
+    assert got["recipient_address"] == rec["RecipientAddress"]
+    assert got["message_id"] == rec["MessageId"]
+    assert got["status"] == rec["Status"]
+    assert got["to_ip"] is None  # written empty
+    assert got["extra"] == ('{"PSComputerName": "outlook.office365.com", "RunspaceId": "%s", '
+                            '"PSShowComputerName": "False"}' % rec["RunspaceId"])
+
+
+@pytest.mark.parametrize("fmt", ["m365_message_trace", "defender_email_events"])
+def test_bulk_path_equals_python_parser(bulk, fmt, monkeypatch):
+    path = str(bulk.files[fmt])
+    table = registry.get(fmt).table
+    order = "source_row, recipient_address" if fmt == "m365_message_trace" else "source_row"
+    with Workspace(":memory:") as ws:
+        ws.ingest("c", [path])
+        fast = ws.sql(f"SELECT * EXCLUDE (load_id) FROM {table} ORDER BY {order}")
+        fast_manifest = ws.sql("SELECT rows_loaded, rows_rejected, window_start, window_end FROM load_manifest")
+    python_only(monkeypatch)
+    with Workspace(":memory:") as ws:
+        ws.ingest("c", [path])
+        slow = ws.sql(f"SELECT * EXCLUDE (load_id) FROM {table} ORDER BY {order}")
+        slow_manifest = ws.sql("SELECT rows_loaded, rows_rejected, window_start, window_end FROM load_manifest")
+    assert fast.height == bulk.events[fmt]
+    assert fast.equals(slow)
+    assert fast_manifest.equals(slow_manifest)
+
+
+def _with_bad_received(src, dst, lines: list[int]) -> None:
+    text = src.read_bytes().decode("utf-8").split("\r\n")
+    for n in lines:
+        cells = text[n - 1].split('","')
+        cells[5] = "31/31/2025 9:99:00 PM"
+        text[n - 1] = '","'.join(cells)
+    dst.write_bytes("\r\n".join(text).encode("utf-8"))
+
+
+def test_a_bad_timestamp_is_a_reject_named_by_line(bulk, tmp_path):
+    bad = tmp_path / "trace.csv"
+    _with_bad_received(bulk.files["m365_message_trace"], bad, [10])
+    with Workspace(":memory:") as ws:
+        (result,) = ws.ingest("c", [str(bad)])
+        assert (result.rows, result.rejects) == (bulk.events["m365_message_trace"] - 1, 1)
+        rej = ws.sql("SELECT line, reason FROM load_rejects").row(0, named=True)
+        assert rej["line"] == 10 and "Received" in rej["reason"]
+        assert ws.sql("SELECT count(*) AS n FROM raw_m365_message_trace WHERE source_row = 10")["n"][0] == 0
+
+
+def test_too_many_bad_rows_fail_the_file_and_load_nothing(bulk, tmp_path):
+    bad = tmp_path / "trace.csv"
+    _with_bad_received(bulk.files["m365_message_trace"], bad, list(range(5, 40)))
+    with Workspace(":memory:") as ws:
+        with pytest.raises(InputError) as err:
+            ws.ingest("c", [str(bad)])
+        assert str(err.value).startswith(f"{bad}:5: bad Received timestamp")
+        assert ws.sql("SELECT count(*) AS n FROM raw_m365_message_trace")["n"][0] == 0
+        assert ws.sql("SELECT count(*) AS n FROM load_manifest")["n"][0] == 0
