@@ -270,7 +270,9 @@ def _transition_chart(bins: pl.DataFrame, pct: pl.DataFrame, transition: str, un
     if below:
         subtitle.append(f"{below} under {format_duration(FLOOR_SECONDS)} (incl. zero/negative) in the first bin")
     bars = alt.Chart(b).mark_rect(color=color, opacity=0.85).encode(
-        x=_log_x(unit, "x", lo, hi), x2="x2:Q", y=alt.Y("recipients:Q", title="recipients"),
+        x=_log_x(unit, "x", lo, hi), x2="x2:Q",
+        y=alt.Y("recipients:Q", title="recipients",
+                scale=alt.Scale(domain=[0, max(1.0, float(bins["recipients"].max()) * 1.1)], nice=True)),
         tooltip=[alt.Tooltip("bin_lo:Q", title="from (s)", format=".3g"),
                  alt.Tooltip("bin_hi:Q", title="to (s)", format=".3g"), "recipients:Q"])
     pscale = alt.Scale(domain=list(PERCENTILES), range=PERCENTILE_COLORS)
@@ -279,8 +281,9 @@ def _transition_chart(bins: pl.DataFrame, pct: pl.DataFrame, transition: str, un
         x="x:Q", color=pcolor, tooltip=["percentile:N", "label:N", alt.Tooltip("seconds:Q", format=".4g")])
     # the labels sit in a column right of the plot, so close percentiles do not overlap
     labels = alt.Chart(p).mark_text(align="left", baseline="top").encode(
-        x=alt.value(WIDTH + 10), y=alt.Y("dy:Q", scale=None), text="label:N", color=pcolor)
-    return alt.layer(bars, rules, labels).properties(
+        x=alt.value(WIDTH + 10), y=alt.Y("dy:Q", scale=None, axis=None), text="label:N", color=pcolor)
+    # the labels' pixel offsets must not join the bars' count scale, or the tallest bars are cut off
+    return alt.layer(bars, rules, labels).resolve_scale(y="independent").properties(
         width=WIDTH, height=110,
         title=alt.TitleParams(TRANSITION_LABELS.get(transition, transition), subtitle=subtitle, anchor="start"))
 
