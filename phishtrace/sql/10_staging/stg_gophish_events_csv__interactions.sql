@@ -8,16 +8,11 @@ SELECT
     CAST(campaign AS VARCHAR) AS campaign,
     CAST(campaign AS VARCHAR) AS run,
     CAST(pt_norm_addr(email) AS VARCHAR) AS recipient,
-    CAST(CASE message
-        WHEN 'Email Opened' THEN 'opened'
-        WHEN 'Clicked Link' THEN 'clicked'
-        WHEN 'Submitted Data' THEN 'entered_data'
-        WHEN 'Email Reported' THEN 'reported'
-    END AS VARCHAR) AS kind,
+    CAST(pt_gophish_interaction_kind(message) AS VARCHAR) AS kind,
     CAST(event_ts AS TIMESTAMPTZ) AS event_ts,
     CAST(client_ip AS VARCHAR) AS client_ip,
     CAST(user_agent AS VARCHAR) AS user_agent,
     CAST(concat_ws('; ', message, 'rid=' || rid) AS VARCHAR) AS detail
 FROM raw_gophish_events_csv
-WHERE message IN ('Email Opened', 'Clicked Link', 'Submitted Data', 'Email Reported')
+WHERE pt_gophish_interaction_kind(message) IS NOT NULL
   AND pt_norm_addr(email) IS NOT NULL
