@@ -36,7 +36,8 @@ class Bulk:
 
 
 # every character str.isspace() accepts
-_SPACES = r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]*"
+_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+_SPACES = _SPACE + "*"
 
 
 def text(expr: str) -> str:
@@ -55,18 +56,35 @@ def lines_reader() -> str:
             "auto_detect = false))")
 
 
-def iso_utc(expr: str) -> str:
-    """UTC TIMESTAMPTZ of 'YYYY-MM-DDTHH:MM:SS[.fff…][Z|±HH:MM|±HHMM]' (naive = UTC), fraction cut to
-    microseconds as timeparse.parse_iso does; NULL for any other shape (then parse() decides)."""
-    pattern = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?"
-    base = f"try_strptime(substr({expr}, 1, 19), '%Y-%m-%dT%H:%M:%S')"
-    frac = f"regexp_extract({expr}, '^.{{19}}\\.(\\d+)', 1)"
-    micros = f"CASE WHEN {frac} = '' THEN 0 ELSE CAST(rpad(left({frac}, 6), 6, '0') AS BIGINT) END"
-    zone = f"regexp_extract({expr}, '([+-])(\\d{{2}}):?(\\d{{2}})$', ['s', 'h', 'm'])"
-    offset = (f"CASE WHEN {zone}.s = '' THEN 0 ELSE (CASE WHEN {zone}.s = '-' THEN -1 ELSE 1 END) "
-              f"* (CAST({zone}.h AS INTEGER) * 60 + CAST({zone}.m AS INTEGER)) END")
-    return (f"CASE WHEN regexp_full_match({expr}, '{pattern}') THEN timezone('UTC', {base} "
-            f"+ to_microseconds({micros}) - to_minutes({offset})) END")
+def iso_utc(expr: str, zoned: bool = False) -> str:
+    """UTC TIMESTAMPTZ of 'YYYY-MM-DDTHH:MM:SS[.fff…][Z|±HH:MM|±HHMM]' (naive = UTC, or NULL when
+    `zoned`), fraction cut to microseconds as timeparse.parse_iso does; NULL for any other shape or an
+    impossible date (then parse() decides)."""
+    stamp = r"[1-9]\d{3}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?"
+    with_zone = f"CASE WHEN regexp_full_match({expr}, '{stamp}(Z|[+-]([01]\\d|2[0-3]):?[0-5]\\d)') THEN try_cast({expr} AS TIMESTAMPTZ)"
+    if zoned:
+        return with_zone + " END"
+    return with_zone + f" WHEN regexp_full_match({expr}, '{stamp}') THEN try_cast({expr} || 'Z' AS TIMESTAMPTZ) END"
+
+
+def any_padded(exprs: list[str]) -> str:
+    """True when any of the VARCHAR expressions starts or ends with white space (as str.isspace() sees
+    it): for the others, Python's `value.strip() or None` is `nullif(value, '')`."""
+    joined = f"concat_ws(chr(1), {', '.join(exprs)})"  # a separator that is not white space
+    return f"regexp_matches({joined}, '(^|\\x01){_SPACE}|{_SPACE}(\\x01|$)')"
+
+
+def csv_reader(columns: int) -> str:
+    """read_csv call (parameters: path, lines to skip) that yields the columns c0…c{n-1} as VARCHAR
+    (an empty field is '', never NULL), RFC 4180 quoting, rows numbered `n` from 1, and `fields_ok`:
+    false for a row with another field count. (DuckDB's strict mode lets a row with one extra empty
+    trailing field through; read with one more column, padded with NULL, that row shows as '' there.)"""
+    cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(columns + 1))
+    present = " AND ".join(f"c{i} IS NOT NULL" for i in range(columns))
+    return (f"(SELECT row_number() OVER () AS n, * EXCLUDE (c{columns}), c{columns} IS NULL AND {present} AS fields_ok "
+            "FROM read_csv(?, columns = {" + cols + "}, header = false, skip = ?, delim = ',', quote = '\"', "
+            "escape = '\"', strict_mode = true, null_padding = true, nullstr = chr(0), auto_detect = false, "
+            "max_line_size = 134217728))")
 
 
 def en_us_utc(expr: str) -> str:

@@ -337,18 +337,16 @@ class M365MessageTrace(Loader):
         text_cols = ", ".join(f"{_bulk.text(source[c])} AS {c}" if c in source else f"CAST(NULL AS VARCHAR) AS {c}"
                               for c in TEXT_COLUMNS)
         # a record over several lines (its source_row would be wrong), control characters in `extra`
-        odd = [f"contains(concat({', '.join(cols)}), chr(10))", f"contains(concat({', '.join(cols)}), chr(13))"]
+        odd = ["NOT fields_ok", f"contains(concat({', '.join(cols)}), chr(10))",
+               f"contains(concat({', '.join(cols)}), chr(13))"]
         odd += [f"regexp_matches(concat({', '.join(c for c, t in zip(cols, targets) if not t)}), '[\\x00-\\x1f]')"
                 ] if any(not t for t in targets) else []
-        reader = (f"read_csv(?, columns = {{{', '.join(repr(c) + ': ' + repr('VARCHAR') for c in cols)}}}, "
-                  "header = false, skip = ?, delim = ',', quote = '\"', escape = '\"', strict_mode = true, "
-                  "auto_detect = false, max_line_size = 134217728)")
         select = f"""
             SELECT source_row, {', '.join(TEXT_COLUMNS)}, 'csv' AS shape, extra, event_ts,
                    recipient_address IS NULL OR received IS NULL OR event_ts IS NULL OR odd AS _bad
             FROM (SELECT *, {_bulk.any_utc('received')} AS event_ts
                   FROM (SELECT ? + n AS source_row, {text_cols}, {extra} AS extra, {' OR '.join(odd)} AS odd
-                        FROM (SELECT row_number() OVER () AS n, * FROM {reader})))"""
+                        FROM {_bulk.csv_reader(len(names))}))"""
         params = [header_line, *params, str(src.path), header_line]
         return _bulk.Bulk(select=select, params=params, lines_read=lines - header_line, window=_trace_window)
 

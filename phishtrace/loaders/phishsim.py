@@ -9,7 +9,11 @@ statuses are matched case-insensitively.
 
 from __future__ import annotations
 
+import csv
+
+from phishtrace import textio
 from phishtrace.errors import InputError
+from phishtrace.loaders import _bulk
 from phishtrace.loaders._csvutil import header_names, norm_header, read_rows
 from phishtrace.registry import Loader, Parsed, Reject, SourceFile
 from phishtrace.timeparse import TimeParseError, parse_iso
@@ -97,6 +101,38 @@ class PhishSimExport(Loader):
                 continue
             out.append(rec)
         return Parsed(out, rejects)
+
+    def bulk(self, src: SourceFile, lines: int) -> _bulk.Bulk | None:
+        """DuckDB reads a comma-separated UTF-8 export whose header is its first line, each documented
+        column named once; any row parse() would reject or read otherwise sends the file to parse()."""
+        if not _bulk.is_utf8_path(src.path, src.head):
+            return None
+        first = textio.head_text(src.head).lstrip("\ufeff").split("\n", 1)
+        if len(first) < 2:
+            return None
+        try:
+            names = [norm_header(n) for n in next(csv.reader([first[0].rstrip("\r")], strict=True))]
+        except csv.Error:
+            return None
+        keys = {c: _KEYS[c][0] for c in EXPORT_COLUMNS}
+        if any(names.count(k) > 1 for k in keys.values()) or not all(keys[c] in names for c in EXPORT_REQUIRED):
+            return None
+        source = {_col(c): f"c{names.index(k)}" if k in names else None for c, k in keys.items()}
+        values = [f"nullif({v}, '') AS {col}" if v else f"CAST(NULL AS VARCHAR) AS {col}" for col, v in source.items()]
+        padded = _bulk.any_padded([v for v in source.values() if v])
+        stamps = [f"{_bulk.iso_utc(_col(c), zoned=True)} AS {_ts_col(c)}" for c in TIME_COLUMNS]
+        bad = " OR ".join([
+            "NOT fields_ok", "padded", "email IS NULL", "strpos(email, '@') = 0", "lower(status) NOT IN ?",
+            *(f"({_col(c)} IS NOT NULL AND {_ts_col(c)} IS NULL)" for c in TIME_COLUMNS),
+            f"contains(concat({', '.join(f'c{i}' for i in range(len(names)))}), chr(10))",
+            f"contains(concat({', '.join(f'c{i}' for i in range(len(names)))}), chr(13))",
+        ])
+        select = f"""
+            SELECT source_row, {', '.join(self.columns)}, {bad} AS _bad
+            FROM (SELECT *, {', '.join(stamps)}
+                  FROM (SELECT n + 1 AS source_row, {', '.join(values)}, {padded} AS padded, *
+                        FROM {_bulk.csv_reader(len(names))}))"""
+        return _bulk.Bulk(select=select, params=[sorted(STATUSES), str(src.path), 1], lines_read=lines - 1)
 
 
 class PhishSimLearners(Loader):

@@ -25,11 +25,14 @@ from typing import Any
 
 import orjson
 
+from phishtrace import textio
+from phishtrace.loaders import _bulk
 from phishtrace.registry import Loader, Parsed, Reject, SourceFile
 from phishtrace.timeparse import TimeParseError, parse_iso
 
 # rid=<7 alphanumerics> after a URL separator, plain or percent / URL-Defense encoded
-_TOKEN = re.compile(r"(?:^|[?&#;/]|%3[fF]|%26|-3F|-26)rid(?:=|%3[dD]|-3D)([A-Za-z0-9]{7})(?![A-Za-z0-9])")
+_TOKEN_START = r"(?:^|[?&#;/]|%3[fF]|%26|-3F|-26)rid(?:=|%3[dD]|-3D)([A-Za-z0-9]{7})"
+_TOKEN = re.compile(_TOKEN_START + r"(?![A-Za-z0-9])")
 # leading ISO timestamp of a maillog `data` line
 _DATA_TS = re.compile(r"^\s*(\d{4}-\d{2}-\d{2}T[0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)\s")
 # keys that identify each record kind in the first line of a file
@@ -136,6 +139,16 @@ class ProofpointPodJson(Loader):
             return True
         return all(k in first for k in _MAILLOG_KEYS) and re.search(r'"sm"\s*:\s*\{', first) is not None
 
+    def bulk(self, src: SourceFile, lines: int) -> _bulk.Bulk | None:
+        """DuckDB reads UTF-8 JSON lines; a line parse() would reject or read otherwise (a value of an
+        unexpected JSON type, a timestamp without offset, odd white space in an address) sends the file
+        to parse()."""
+        if not _bulk.is_utf8_path(src.path, src.head):
+            return None
+        if not textio.head_text(src.head).lstrip("\ufeff \t\r\n").startswith("{"):
+            return None
+        return _bulk.Bulk(select=_bulk_select(), params=[_TOKEN_START + "(?:[^A-Za-z0-9]|$)", _ODD_SPACE, str(src.path)])
+
     def parse(self, src: SourceFile) -> Parsed:
         rows: list[dict[str, Any]] = []
         rejects: list[Reject] = []
@@ -233,3 +246,139 @@ class ProofpointPodJson(Loader):
         recipients = [_addr(r) for r in to] if isinstance(to, list) else []
         recipients = [r for r in recipients if r] or [None]
         return [{**base, "recipient": r} for r in recipients]
+
+
+# -- the bulk path: what DuckDB reads of each line (one JSON parse per line) --------------------------
+
+_PATHS = {
+    "type": "$.type", "sm": "$.sm", "guid": "$.guid", "envelope": "$.envelope", "filter": "$.filter", "ts": "$.ts",
+    "qid": "$.filter.qid", "from": "$.envelope.from", "rcpts": "$.envelope.rcpts",
+    "n_msgid": '$.msg.normalizedHeader."message-id"', "h_msgid": '$.msg.header."message-id"',
+    "n_subject": "$.msg.normalizedHeader.subject", "h_subject": "$.msg.header.subject",
+    "h_mailer": '$.msg.header."x-mailer"', "n_mailer": '$.msg.normalizedHeader."x-mailer"',
+    "disposition": "$.filter.disposition", "actions": "$.filter.actions", "route": "$.filter.routeDirection",
+    "q_folder": "$.filter.quarantine.folder", "q_rule": "$.filter.quarantine.rule",
+    "top_action": "$.final_action", "top_module": "$.final_module", "top_rule": "$.final_rule",
+    "parts": "$.msgParts",
+    "sm_qid": "$.sm.qid", "sm_from": "$.sm.from", "sm_msgid": "$.sm.msgid", "sm_stat": "$.sm.stat",
+    "sm_dsn": "$.sm.dsn", "sm_mailer": "$.sm.mailer", "sm_relay": "$.sm.relay", "sm_to": "$.sm.to",
+}
+_AT = {name: i for i, name in enumerate(_PATHS, start=1)}
+# white space other than the plain space: an address with any goes to parse() (str.strip() semantics)
+_ODD_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+
+
+# a JSON array (as DuckDB writes it: no blanks) of strings and nulls only
+_PLAIN_ARRAY = r'\[(?:(?:"(?:[^"\\]|\\.)*"|null)(?:,(?:"(?:[^"\\]|\\.)*"|null))*)?\]'
+
+
+def _j(name: str) -> str:
+    return f"j[{_AT[name]}]"
+
+
+def _plain(expr: str) -> str:
+    """A JSON value that parse() reads as text or None: a string, null, or absent."""
+    return f"({expr} IS NULL OR {expr} = 'null' OR starts_with({expr}, '\"'))"
+
+
+def _str(expr: str) -> str:
+    """_text() of a JSON value that is _plain()."""
+    return _bulk.text(f"CASE WHEN starts_with({expr}, '\"') THEN {expr} ->> '$' END")
+
+
+def _elements(expr: str) -> str:
+    return f"CASE WHEN starts_with({expr}, '[') THEN json_extract({expr}, '$[*]') END"
+
+
+def _all_plain(expr: str) -> str:
+    """A JSON value that is _plain() or an array of _plain() values."""
+    return (f"CASE WHEN {_plain(expr)} THEN true WHEN regexp_full_match({expr}, '{_PLAIN_ARRAY}') THEN true "
+            f"WHEN starts_with({expr}, '[') THEN len(list_filter({_elements(expr)}, lambda x: NOT {_plain('x')})) = 0 "
+            "ELSE false END")
+
+
+def _first_sql(expr: str) -> str:
+    """_first() of an _all_plain() JSON value."""
+    return (f"CASE WHEN starts_with({expr}, '[') THEN coalesce({_bulk.text(f'({expr} ->> 0)')}, "
+            f"list_filter(list_transform({_elements(expr)}, lambda x: {_str('x')}), lambda x: x IS NOT NULL)[1]) "
+            f"ELSE {_str(expr)} END")
+
+
+def _addrs(expr: str) -> str:
+    """_addr() of each of a list of VARCHAR (NULL when nothing is left), when none holds odd white space."""
+    return f"list_transform({expr}, lambda x: nullif(trim(trim(trim(x), '<>')), ''))"
+
+
+def _bulk_select() -> str:
+    plain = ["type", "guid", "ts", "qid", "disposition", "route", "q_folder", "q_rule", "top_action",
+             "top_module", "top_rule", "sm_qid", "from", "sm_from", "sm_msgid", "sm_stat", "sm_dsn", "sm_mailer", "sm_relay"]
+    arrays = ["rcpts", "n_msgid", "h_msgid", "n_subject", "h_subject", "h_mailer", "n_mailer", "sm_to"]
+    # filter.actions: an array of objects whose isFinal is a JSON boolean (or absent / null)
+    a_fields = " OR ".join(f"NOT {_plain(f'(a -> {k!r})')}" for k in ("$.action", "$.module", "$.rule"))
+    actions_ok = (f"({_j('actions')} IS NULL OR {_j('actions')} = 'null' OR starts_with({_j('actions')}, '[') AND "
+                  f"len(list_filter({_elements(_j('actions'))}, lambda a: NOT starts_with(a, '{{') OR "
+                  f"coalesce((a -> '$.isFinal'), 'null') NOT IN ('true', 'false', 'null') OR {a_fields})) = 0)")
+    # msgParts: an array of objects, each with urls absent / null / an array
+    parts_ok = (f"({_j('parts')} IS NULL OR {_j('parts')} = 'null' OR starts_with({_j('parts')}, '[') AND "
+                f"len(list_filter({_elements(_j('parts'))}, lambda p: NOT starts_with(p, '{{') OR NOT "
+                f"(coalesce((p -> '$.urls'), 'null') = 'null' OR starts_with((p -> '$.urls'), '[')))) = 0)")
+    url_items = f"json_extract({_j('parts')}, '$[*].urls[*]')"
+    urls = (f"list_filter(list_transform({url_items}, lambda u: CASE WHEN starts_with(u, '{{') THEN "
+            f"CASE WHEN starts_with((u -> '$.url'), '\"') THEN (u ->> '$.url') END "
+            f"WHEN starts_with(u, '\"') THEN (u ->> '$') END), lambda u: u IS NOT NULL AND u <> '')")
+    final = (f"list_filter({_elements(_j('actions'))}, lambda a: (a -> '$.isFinal') = 'true')[1]")
+    kind = (f"CASE WHEN {_str(_j('type'))} IN ('message', 'maillog') THEN {_str(_j('type'))} "
+            f"WHEN starts_with({_j('sm')}, '{{') THEN 'maillog' "
+            f"WHEN {_j('guid')} IS NOT NULL OR {_j('envelope')} IS NOT NULL OR {_j('filter')} IS NOT NULL "
+            f"THEN 'message' END")
+    rcpts = (f"CASE WHEN starts_with({_j('rcpts')}, '[') THEN list_transform({_elements(_j('rcpts'))}, lambda x: (x ->> '$')) "
+             f"ELSE [CASE WHEN starts_with({_j('rcpts')}, '\"') THEN {_j('rcpts')} ->> '$' END] END")
+    to = (f"CASE WHEN starts_with({_j('sm_to')}, '[') THEN list_transform({_elements(_j('sm_to'))}, lambda x: (x ->> '$')) "
+          f"WHEN starts_with({_j('sm_to')}, '\"') THEN string_split({_j('sm_to')} ->> '$', ',') ELSE [] END")
+    ok = " AND ".join([*(_plain(_j(n)) for n in plain), *(_all_plain(_j(n)) for n in arrays), actions_ok, parts_ok])
+    paths = "[" + ", ".join(f"'{p}'" for p in _PATHS.values()) + "]"
+    msg = "kind = 'message'"
+    sender = _addrs(f'[CASE WHEN {msg} THEN "from" ELSE sm_from END]') + "[1]"
+    f_fields = ", ".join(f"{_str(f'(f -> {p!r})')} AS f_{k}" for k, p in
+                         (("action", "$.action"), ("module", "$.module"), ("rule", "$.rule")))
+    return f"""
+        SELECT source_row, kind AS record_type,
+               CASE WHEN {msg} THEN guid END AS guid,
+               CASE WHEN {msg} THEN qid ELSE sm_qid END AS qid,
+               ts, event_ts,
+               {sender} AS sender,
+               unnest(CASE WHEN len(list_filter(rcpt_list, lambda x: x IS NOT NULL)) = 0 THEN [NULL]
+                           ELSE list_filter(rcpt_list, lambda x: x IS NOT NULL) END) AS recipient,
+               CASE WHEN {msg} THEN coalesce(n_msgid, h_msgid) ELSE sm_msgid END AS message_id,
+               CASE WHEN {msg} THEN coalesce(n_subject, h_subject) END AS subject,
+               CASE WHEN {msg} THEN disposition END AS disposition,
+               CASE WHEN {msg} THEN coalesce(top_action, f_action) END AS final_action,
+               CASE WHEN {msg} THEN coalesce(top_module, f_module) END AS final_module,
+               CASE WHEN {msg} THEN coalesce(top_rule, f_rule) END AS final_rule,
+               CASE WHEN {msg} THEN CASE WHEN top_action IS NOT NULL THEN 'top-level'
+                                         WHEN f IS NOT NULL THEN 'actions' END END AS final_source,
+               CASE WHEN {msg} THEN q_folder END AS quarantine_folder,
+               CASE WHEN {msg} THEN q_rule END AS quarantine_rule,
+               CASE WHEN {msg} THEN route END AS route_direction,
+               CASE WHEN {msg} THEN coalesce(h_mailer, n_mailer) END AS x_mailer,
+               CASE WHEN {msg} AND len(urls) > 0 THEN to_json(urls) END AS urls,
+               CASE WHEN {msg} THEN list_filter(list_transform(urls, lambda u: regexp_extract(u, ?, 1)), lambda t: t <> '')[1]
+                    END AS token,
+               CASE WHEN NOT {msg} THEN sm_stat END AS sm_stat,
+               CASE WHEN NOT {msg} THEN sm_dsn END AS sm_dsn,
+               CASE WHEN NOT {msg} THEN sm_mailer END AS sm_mailer,
+               CASE WHEN NOT {msg} THEN sm_relay END AS sm_relay,
+               line AS record,
+               NOT ok OR kind IS NULL OR ts IS NULL OR event_ts IS NULL OR odd_space AS _bad
+        FROM (SELECT *, {_bulk.iso_utc('ts', zoned=True)} AS event_ts, {f_fields},
+                     CASE WHEN {msg} THEN {_addrs('raw_rcpts')} ELSE {_addrs('raw_to')} END AS rcpt_list,
+                     regexp_matches(concat_ws(' ', list_aggregate(raw_rcpts, 'string_agg', ' '),
+                                              list_aggregate(raw_to, 'string_agg', ' '), "from", sm_from), ?) AS odd_space
+              FROM (SELECT n AS source_row, line, {kind} AS kind, {ok} AS ok,
+                           {', '.join(f"{_str(_j(n))} AS {n}" for n in plain if n != "type")},
+                           {', '.join(f"{_first_sql(_j(n))} AS {n}" for n in arrays[1:7])},
+                           {final} AS f,
+                           {urls} AS urls, {rcpts} AS raw_rcpts, {to} AS raw_to
+                    FROM (SELECT n, line, json_extract(line, {paths}) AS j
+                          FROM {_bulk.lines_reader()}
+                          WHERE {_bulk.text('line')} IS NOT NULL)))"""

@@ -17,13 +17,19 @@ WITH r AS (
            coalesce(trim(sm_dsn), '') AS dsn
     FROM raw_proofpoint_pod_json
 ),
-shared AS (
-    SELECT *,
-           CASE WHEN qid IS NOT NULL THEN max(pt_norm_msgid(message_id)) OVER (PARTITION BY customer, qid) END AS qid_msgid,
-           CASE WHEN qid IS NOT NULL THEN max(pt_norm_addr(sender)) OVER (PARTITION BY customer, qid) END AS qid_sender,
-           CASE WHEN qid IS NOT NULL THEN max(subject) OVER (PARTITION BY customer, qid) END AS qid_subject,
-           CASE WHEN qid IS NOT NULL THEN max(token) OVER (PARTITION BY customer, qid) END AS qid_token
+qids AS (
+    SELECT customer, qid,
+           max(pt_norm_msgid(message_id)) AS qid_msgid,
+           max(pt_norm_addr(sender)) AS qid_sender,
+           max(subject) AS qid_subject,
+           max(token) AS qid_token
     FROM r
+    WHERE qid IS NOT NULL
+    GROUP BY customer, qid
+),
+shared AS (
+    SELECT r.*, q.qid_msgid, q.qid_sender, q.qid_subject, q.qid_token
+    FROM r LEFT JOIN qids q ON q.customer = r.customer AND q.qid = r.qid
 ),
 mapped AS (
     SELECT *,
