@@ -275,6 +275,12 @@ def _load_bulk(con: duckdb.DuckDBPyConnection, loader: Loader, bulk: Bulk, custo
              tz_note, window[0], window[1], datetime.now(timezone.utc)],
         )
         con.execute("COMMIT")
+    except duckdb.OutOfMemoryException:
+        # parse() would need far more memory than DuckDB: say so instead of falling back to it
+        con.execute("ROLLBACK")
+        limit = scalar(con, "SELECT current_setting('memory_limit')")
+        raise InputError(path, None, f"DuckDB ran out of memory loading this file (memory limit {limit}): raise "
+                                     "PHISHTRACE_MEMORY_LIMIT or split the file") from None
     except duckdb.Error:
         con.execute("ROLLBACK")
         return None

@@ -125,3 +125,33 @@ def test_too_many_bad_rows_fail_the_file_and_load_nothing(bulk, tmp_path):
         assert str(err.value).startswith(f"{bad}:5: bad Received timestamp")
         assert ws.sql("SELECT count(*) AS n FROM raw_m365_message_trace")["n"][0] == 0
         assert ws.sql("SELECT count(*) AS n FROM load_manifest")["n"][0] == 0
+
+
+def test_out_of_memory_in_the_bulk_path_is_a_clear_error_not_a_python_fallback(bulk, monkeypatch):
+    """parse() holds a file's rows in Python: when DuckDB runs out of memory, falling back to it would
+    need far more, so the load stops with one line naming the file and the limit."""
+    import duckdb
+
+    path = bulk.files["proofpoint_pod_json"]
+    parsed = []
+    monkeypatch.setattr(ingest, "parse_file", lambda *a: parsed.append(a) or pytest.fail("fell back to parse()"))
+
+    class Exhausted:
+        def __init__(self, *a):
+            pass
+
+        def __enter__(self):
+            raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 8.0 MiB")
+
+        def __exit__(self, *a):
+            return False
+
+    monkeypatch.setattr(ingest, "_progress", Exhausted)
+    with Workspace(":memory:") as ws:
+        with pytest.raises(InputError) as err:
+            ws.ingest("c", [str(path)])
+        assert str(err.value).startswith(f"{path}: DuckDB ran out of memory")
+        assert "PHISHTRACE_MEMORY_LIMIT" in str(err.value)
+        assert ws.sql("SELECT count(*) AS n FROM load_manifest")["n"][0] == 0
+        assert ws.sql("SELECT count(*) AS n FROM raw_proofpoint_pod_json")["n"][0] == 0
+    assert not parsed
