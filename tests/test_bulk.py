@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 import pytest
+from bulk_support import load, same
 
 from phishtrace import ingest, registry, textio
 from phishtrace.errors import InputError
@@ -21,10 +22,6 @@ from phishtrace.samples.bulk import write_bulk  # noqa: E402
 @pytest.fixture(scope="module")
 def bulk(tmp_path_factory):
     return write_bulk(tmp_path_factory.mktemp("bulk"), events=2000, recipients=200, seed=7)
-
-
-def python_only(monkeypatch):
-    monkeypatch.setattr(ingest, "_bulk_plan", lambda *a: None)
 
 
 def test_each_file_is_claimed_by_its_loader_only(bulk):
@@ -68,32 +65,13 @@ def test_trace_rows_read_as_written(bulk):
                             '"PSShowComputerName": "False"}' % rec["RunspaceId"])
 
 
-def load_both_ways(path, fmt: str, monkeypatch) -> tuple[tuple, tuple]:
-    """(raw rows, manifest, rejects) of a file loaded by the bulk path (which must be taken) and by parse()."""
-    table = registry.get(fmt).table
-    out = []
-    for python in (False, True):
-        taken = []
-        real = ingest._load_bulk
-        monkeypatch.setattr(ingest, "_load_bulk", lambda *a: taken.append(real(*a)) or taken[-1])
-        if python:
-            python_only(monkeypatch)
-        with Workspace(":memory:") as ws:
-            ws.ingest("c", [f"{path}:{fmt}"])
-            out.append((ws.sql(f"SELECT * EXCLUDE (load_id) FROM {table} ORDER BY ALL"),
-                        ws.sql("SELECT format, rows_loaded, rows_rejected, window_start, window_end FROM load_manifest"),
-                        ws.sql("SELECT line, reason FROM load_rejects ORDER BY line")))
-        if not python:
-            assert taken and taken[-1] is not None, f"{path}: the bulk path fell back to parse()"
-    return out[0], out[1]
-
-
 @pytest.mark.parametrize("fmt", ["m365_message_trace", "defender_email_events", "phishsim_csv", "proofpoint_pod_json"])
 def test_bulk_path_equals_python_parser(bulk, fmt, monkeypatch):
-    fast, slow = load_both_ways(bulk.files[fmt], fmt, monkeypatch)
-    assert fast[0].height == bulk.events.get(fmt, fast[0].height) > 0
-    for a, b in zip(fast, slow):
-        assert a.equals(b)
+    fast, taken = load(bulk.files[fmt], fmt, monkeypatch, python=False)
+    slow, _ = load(bulk.files[fmt], fmt, monkeypatch, python=True)
+    assert taken, "the bulk path fell back to parse()"
+    assert fast[0].height == bulk.events.get(fmt, bulk.recipients)
+    assert same(fast, slow)
 
 
 def _with_bad_received(src, dst, lines: list[int]) -> None:

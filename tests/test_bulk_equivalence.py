@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from phishtrace import ingest, registry, textio
+from bulk_support import load, same
+
+from phishtrace import registry, textio
 from phishtrace.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,30 +30,6 @@ def claimed_files() -> list[tuple[Path, str]]:
                 continue
             out += [(path, l.name) for l in registry.claimants(head) if l.name in BULK]
     return out
-
-
-def load(path: Path, fmt: str, monkeypatch, python: bool) -> tuple:
-    taken: list = []
-    real = ingest._load_bulk
-    monkeypatch.setattr(ingest, "_load_bulk", lambda *a: taken.append(real(*a)) or taken[-1])
-    if python:
-        monkeypatch.setattr(ingest, "_bulk_plan", lambda *a: None)
-    table = registry.get(fmt).table
-    with Workspace(":memory:") as ws:
-        try:
-            ws.ingest("c", [f"{path}:{fmt}"])
-        except Exception as exc:  # the same error either way
-            return (type(exc).__name__, str(exc)), None
-        got = (ws.sql(f"SELECT * EXCLUDE (load_id) FROM {table} ORDER BY ALL"),
-               ws.sql("SELECT rows_loaded, rows_rejected, window_start, window_end FROM load_manifest"),
-               ws.sql("SELECT line, reason FROM load_rejects ORDER BY line"))
-    return got, (taken[-1] is not None if taken else None)
-
-
-def same(a, b) -> bool:
-    if isinstance(a[0], str) or isinstance(b[0], str):
-        return a == b
-    return all(x.equals(y) for x, y in zip(a, b))
 
 
 FILES = claimed_files()

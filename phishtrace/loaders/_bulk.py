@@ -35,8 +35,10 @@ class Bulk:
     verify: Callable[[Any, str, int], bool] | None = None
 
 
-# every character str.isspace() accepts
-_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+# every character str.isspace() accepts, and those but the plain space
+_ISSPACE = r"\t\n\x0b\x0c\r\x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+_SPACE = "[ " + _ISSPACE + "]"
+ODD_SPACE = "[" + _ISSPACE + "]"
 _SPACES = _SPACE + "*"
 
 

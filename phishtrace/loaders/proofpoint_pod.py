@@ -147,7 +147,9 @@ class ProofpointPodJson(Loader):
             return None
         if not textio.head_text(src.head).lstrip("\ufeff \t\r\n").startswith("{"):
             return None
-        return _bulk.Bulk(select=_bulk_select(), params=[_TOKEN_START + "(?:[^A-Za-z0-9]|$)", _ODD_SPACE, str(src.path)])
+        # an address with white space other than the plain space goes to parse() (str.strip() semantics)
+        params = [_TOKEN_START + "(?:[^A-Za-z0-9]|$)", _bulk.ODD_SPACE, str(src.path)]
+        return _bulk.Bulk(select=_bulk_select(), params=params)
 
     def parse(self, src: SourceFile) -> Parsed:
         rows: list[dict[str, Any]] = []
@@ -264,8 +266,6 @@ _PATHS = {
     "sm_dsn": "$.sm.dsn", "sm_mailer": "$.sm.mailer", "sm_relay": "$.sm.relay", "sm_to": "$.sm.to",
 }
 _AT = {name: i for i, name in enumerate(_PATHS, start=1)}
-# white space other than the plain space: an address with any goes to parse() (str.strip() semantics)
-_ODD_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
 
 
 # a JSON array (as DuckDB writes it: no blanks) of strings and nulls only
