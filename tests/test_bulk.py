@@ -10,7 +10,10 @@ import polars as pl
 import pytest
 from bulk_support import load, same
 
+import duckdb
+
 from phishtrace import ingest, registry, textio
+from phishtrace.loaders import _bulk
 from phishtrace.errors import InputError
 from phishtrace.workspace import Workspace
 
@@ -133,3 +136,37 @@ def test_out_of_memory_in_the_bulk_path_is_a_clear_error_not_a_python_fallback(b
         assert ws.sql("SELECT count(*) AS n FROM load_manifest")["n"][0] == 0
         assert ws.sql("SELECT count(*) AS n FROM raw_proofpoint_pod_json")["n"][0] == 0
     assert not parsed
+
+
+@pytest.mark.parametrize("shape", ["lines", "csv"])
+def test_rows_read_in_parallel_are_numbered_by_their_place_in_the_file(tmp_path, shape):
+    # large enough for several threads to read parts of the file at once
+    path = tmp_path / f"big.{shape}"
+    rows = 400_000
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        if shape == "csv":
+            fh.write("i,pad\r\n")
+        for i in range(1, rows + 1):
+            fh.write(f'{{"i":{i},"pad":"{"x" * 80}"}}\n' if shape == "lines" else f"{i},{'y' * 80}\r\n")
+    assert path.stat().st_size > 32 << 20
+    reader = (_bulk.Bulk(reader=_bulk.lines_reader(), reader_params=[str(path)], select="") if shape == "lines"
+              else _bulk.Bulk(reader=_bulk.csv_reader(2), reader_params=[str(path), 1], select=""))
+    value = "CAST(json_extract(line, '$.i') AS BIGINT)" if shape == "lines" else "CAST(c0 AS BIGINT)"
+    con = duckdb.connect(str(tmp_path / "order.duckdb"))
+    con.execute("SET threads = 4")
+    _bulk.stage(con, reader)
+    count, misplaced = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE n <> {value}) FROM {_bulk.numbered()}").fetchall()[0]
+    con.close()
+    assert (count, misplaced) == (rows, 0)
+
+
+def test_original_records_are_stored_with_zstd(bulk, tmp_path):
+    db = tmp_path / "ws.duckdb"
+    with Workspace(str(db)) as ws:
+        ws.ingest("c", [str(bulk.files["proofpoint_pod_json"])])
+        ws.con.execute("CHECKPOINT")
+        used = {c for (c,) in ws.con.execute(
+            "SELECT DISTINCT compression FROM pragma_storage_info('raw_proofpoint_pod_json') "
+            "WHERE column_name = 'record' AND segment_type <> 'VALIDITY'").fetchall()}
+    assert used == {"ZSTD"}

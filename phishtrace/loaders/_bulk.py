@@ -1,12 +1,15 @@
 """The bulk path of a loader: DuckDB reads the file itself, for the common, clean shape of a format.
 
-A loader may offer `bulk(src) -> Bulk | None`. `Bulk.select` is one SQL query (values through
-`params`) that yields `source_row` and the loader's raw columns in their declared order, plus a
-boolean `_bad` that is true for every row the Python parser would treat differently (reject, skip,
-or read otherwise). The ingest inserts the query's rows and, when any row is bad, when DuckDB
-cannot read the file, or when the row count does not match the file's line count, undoes the
-insert and parses the file with the loader's `parse()`: so errors and rejects are always the ones
-the Python parser reports (file, line, reason), and a file is never half loaded.
+A loader may offer `bulk(src, lines) -> Bulk | None`. `Bulk.reader` (values through
+`reader_params`) reads the file's records in file order; the ingest stores its rows in a temporary
+table, in parallel and spilling to disk under the memory limit, and numbers them by their position
+(`numbered()`, the only place a bulk query reads them from). `Bulk.select` (values through `params`)
+yields `source_row` and the loader's raw columns in their declared order from that, plus a boolean
+`_bad` that is true for every row the Python parser would treat differently (reject, skip, or read
+otherwise). The ingest inserts the query's rows and, when any row is bad, when DuckDB cannot read
+the file, or when the row count does not match the file's line count, undoes the insert and parses
+the file with the loader's `parse()`: so errors and rejects are always the ones the Python parser
+reports (file, line, reason), and a file is never half loaded.
 """
 
 from __future__ import annotations
@@ -21,9 +24,19 @@ from typing import Any
 # line terminators str.splitlines() honours besides \n and \r\n: a file with any of them is not read in bulk
 ODD_BREAKS = "[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 
+# max_line_size below (8 MiB): the longest line DuckDB reads in bulk; a longer one is a read error, and
+# the file goes to parse(). DuckDB sizes its read buffers from it, per thread, so it bounds the memory
+# of every bulk read (at 128 MiB a 1.5 GB file needed more than 1.5 GiB).
+
+
+# the temporary table the ingest fills from Bulk.reader
+SOURCE_TABLE = "_pt_bulk_source"
+
 
 @dataclass
 class Bulk:
+    reader: str
+    reader_params: list
     select: str
     params: list = field(default_factory=list)
     # physical lines the query reads (header lines excluded); None: not checked
@@ -50,12 +63,25 @@ def text(expr: str) -> str:
 
 
 def lines_reader() -> str:
-    """read_csv call that yields every physical line of a file as `line` (NULL for an empty line), in
-    order with its 1-based number `n`. The unit separator cannot occur raw in valid JSON text, so
-    JSON lines are never split; a line containing one is invalid JSON and marked bad by the caller."""
-    return ("(SELECT row_number() OVER () AS n, line FROM read_csv(?, columns = {'line': 'VARCHAR'}, header = false, "
-            "delim = '\x1f', quote = '', escape = '', strict_mode = true, max_line_size = 134217728, "
-            "auto_detect = false))")
+    """Bulk.reader (parameter: path) that yields every physical line of a file as `line` (NULL for an
+    empty line), in file order. The unit separator cannot occur raw in valid JSON text, so JSON lines
+    are never split; a line containing one is invalid JSON and marked bad by the caller."""
+    return ("SELECT line FROM read_csv(?, columns = {'line': 'VARCHAR'}, header = false, "
+            "delim = '\x1f', quote = '', escape = '', strict_mode = true, max_line_size = 8388608, "
+            "auto_detect = false)")
+
+
+def stage(con: Any, bulk: Bulk) -> None:
+    """Store the rows of `bulk.reader` in SOURCE_TABLE, read in parallel and kept in file order. Run in
+    a transaction of its own: a row appended there gets its final rowid (its position) only on commit."""
+    con.execute("SET preserve_insertion_order = true")
+    con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {SOURCE_TABLE} AS {bulk.reader}", bulk.reader_params)
+
+
+def numbered() -> str:
+    """The rows of Bulk.reader with their 1-based position `n` (the reader's rows were stored in file
+    order, so a row's rowid is its position)."""
+    return f"(SELECT rowid + 1 AS n, * FROM {SOURCE_TABLE})"
 
 
 def iso_utc(expr: str, zoned: bool = False) -> str:
@@ -77,16 +103,16 @@ def any_padded(exprs: list[str]) -> str:
 
 
 def csv_reader(columns: int) -> str:
-    """read_csv call (parameters: path, lines to skip) that yields the columns c0…c{n-1} as VARCHAR
-    (an empty field is '', never NULL), RFC 4180 quoting, rows numbered `n` from 1, and `fields_ok`:
-    false for a row with another field count. (DuckDB's strict mode lets a row with one extra empty
-    trailing field through; read with one more column, padded with NULL, that row shows as '' there.)"""
+    """Bulk.reader (parameters: path, lines to skip) that yields the columns c0…c{n-1} as VARCHAR (an
+    empty field is '', never NULL), RFC 4180 quoting, in file order, and `fields_ok`: false for a row
+    with another field count. (DuckDB's strict mode lets a row with one extra empty trailing field
+    through; read with one more column, padded with NULL, that row shows as '' there.)"""
     cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(columns + 1))
     present = " AND ".join(f"c{i} IS NOT NULL" for i in range(columns))
-    return (f"(SELECT row_number() OVER () AS n, * EXCLUDE (c{columns}), c{columns} IS NULL AND {present} AS fields_ok "
+    return (f"SELECT * EXCLUDE (c{columns}), c{columns} IS NULL AND {present} AS fields_ok "
             "FROM read_csv(?, columns = {" + cols + "}, header = false, skip = ?, delim = ',', quote = '\"', "
             "escape = '\"', strict_mode = true, null_padding = true, nullstr = chr(0), auto_detect = false, "
-            "max_line_size = 134217728))")
+            "max_line_size = 8388608)")
 
 
 def en_us_utc(expr: str) -> str:

@@ -148,11 +148,12 @@ class _DefenderTable(Loader):
             FROM (SELECT *, {_bulk.any_utc(quote('Timestamp'))} AS event_ts
                   FROM (SELECT n, line, v, {', '.join(values)}
                         FROM (SELECT n, line, json_extract_string(line, {paths}) AS v
-                              FROM {_bulk.lines_reader()}
+                              FROM {_bulk.numbered()}
                               WHERE {_bulk.text('line')} IS NOT NULL)
                         WHERE NOT starts_with(line, '{{') OR v[1] IS NULL OR v[2] IS NULL OR lower(v[1]) = ? OR lower(v[1]) = ?))"""
         table = self.table_name.lower()
-        return _bulk.Bulk(select=select, params=[good, str(src.path), table, "advancedhunting-" + table])
+        return _bulk.Bulk(reader=_bulk.lines_reader(), reader_params=[str(src.path)], select=select,
+                          params=[good, table, "advancedhunting-" + table])
 
     def _good_key_sets(self, head: str) -> list[str]:
         """The `properties` key lists (joined by U+001F) of the records in the head whose source column

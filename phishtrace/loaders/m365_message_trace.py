@@ -346,9 +346,10 @@ class M365MessageTrace(Loader):
                    recipient_address IS NULL OR received IS NULL OR event_ts IS NULL OR odd AS _bad
             FROM (SELECT *, {_bulk.any_utc('received')} AS event_ts
                   FROM (SELECT ? + n AS source_row, {text_cols}, {extra} AS extra, {' OR '.join(odd)} AS odd
-                        FROM {_bulk.csv_reader(len(names))}))"""
-        params = [header_line, *params, str(src.path), header_line]
-        return _bulk.Bulk(select=select, params=params, lines_read=lines - header_line, window=_trace_window)
+                        FROM {_bulk.numbered()}))"""
+        return _bulk.Bulk(reader=_bulk.csv_reader(len(names)), reader_params=[str(src.path), header_line],
+                          select=select, params=[header_line, *params], lines_read=lines - header_line,
+                          window=_trace_window)
 
     @staticmethod
     def _row(line: int, shape: str, record: Any, naive) -> dict | Reject:

@@ -131,8 +131,9 @@ class PhishSimExport(Loader):
             SELECT source_row, {', '.join(self.columns)}, {bad} AS _bad
             FROM (SELECT *, {', '.join(stamps)}
                   FROM (SELECT n + 1 AS source_row, {', '.join(values)}, {padded} AS padded, *
-                        FROM {_bulk.csv_reader(len(names))}))"""
-        return _bulk.Bulk(select=select, params=[sorted(STATUSES), str(src.path), 1], lines_read=lines - 1)
+                        FROM {_bulk.numbered()}))"""
+        return _bulk.Bulk(reader=_bulk.csv_reader(len(names)), reader_params=[str(src.path), 1], select=select,
+                          params=[sorted(STATUSES)], lines_read=lines - 1)
 
 
 class PhishSimLearners(Loader):

@@ -148,8 +148,9 @@ class ProofpointPodJson(Loader):
         if not textio.head_text(src.head).lstrip("\ufeff \t\r\n").startswith("{"):
             return None
         # an address with white space other than the plain space goes to parse() (str.strip() semantics)
-        params = [_TOKEN_START + "(?:[^A-Za-z0-9]|$)", _bulk.ODD_SPACE, str(src.path)]
-        return _bulk.Bulk(select=_bulk_select(), params=params)
+        params = [_TOKEN_START + "(?:[^A-Za-z0-9]|$)", _bulk.ODD_SPACE]
+        return _bulk.Bulk(reader=_bulk.lines_reader(), reader_params=[str(src.path)], select=_bulk_select(),
+                          params=params)
 
     def parse(self, src: SourceFile) -> Parsed:
         rows: list[dict[str, Any]] = []
@@ -380,5 +381,5 @@ def _bulk_select() -> str:
                            {final} AS f,
                            {urls} AS urls, {rcpts} AS raw_rcpts, {to} AS raw_to
                     FROM (SELECT n, line, json_extract(line, {paths}) AS j
-                          FROM {_bulk.lines_reader()}
+                          FROM {_bulk.numbered()}
                           WHERE {_bulk.text('line')} IS NOT NULL)))"""
