@@ -5,18 +5,32 @@
 --    the message sent latest at or before the event wins;
 -- 3. events without their own match that share a Message-ID or vendor id (and recipient) with a matched
 --    event inherit its message and method.
-WITH ev AS (
-    SELECT * FROM int_mail_events WHERE action <> 'rule_created'
+-- (ev and undecided are read where used, not materialised: materialising every event's columns wrote
+-- gigabytes to disk at millions of events)
+WITH ev AS NOT MATERIALIZED (
+    SELECT event_id, customer, recipient, event_ts, sender, subject, message_id, vendor_id
+    FROM int_mail_events WHERE action <> 'rule_created'
 ), strong AS (
     SELECT event_id, message_key, match_method, 'exact' AS match_basis FROM int_matches_strong
 ), campaign_has_senders AS (
     SELECT DISTINCT customer, campaign FROM int_campaign_senders
+), window_span AS (
+    -- the time any window of the customer's messages can reach: a month of logs around a campaign of a
+    -- few hours only needs the events of those hours compared recipient by recipient
+    SELECT customer,
+           min(sent_ts) - to_minutes(CAST(pt_var('pt_window_before_minutes', 5) AS BIGINT)) AS lo,
+           max(sent_ts) + to_hours(CAST(pt_var('pt_window_hours', 72) AS BIGINT)) AS hi
+    FROM int_messages
+    WHERE sent_ts IS NOT NULL
+    GROUP BY customer
+), window_ev AS (
+    SELECT e.* FROM ev e JOIN window_span s ON s.customer = e.customer AND e.event_ts BETWEEN s.lo AND s.hi
 ), window_cand AS (
     SELECT e.event_id, m.message_key, m.sent_ts,
            CASE WHEN hs.campaign IS NOT NULL THEN 'sender'
                 WHEN e.subject IS NOT NULL AND m.subject IS NOT NULL THEN 'subject'
                 ELSE 'nearest' END AS match_basis
-    FROM ev e
+    FROM window_ev e
     JOIN int_messages m ON m.customer = e.customer AND m.recipient = e.recipient
     LEFT JOIN campaign_has_senders hs ON hs.customer = m.customer AND hs.campaign = m.campaign
     WHERE m.sent_ts IS NOT NULL
@@ -41,8 +55,8 @@ WITH ev AS (
     SELECT de.customer, de.recipient, de.message_id, de.vendor_id, d.message_key, d.match_method
     FROM int_mail_events de
     JOIN direct d ON d.event_id = de.event_id
-), undecided AS (
-    SELECT * FROM ev WHERE event_id NOT IN (SELECT event_id FROM direct)
+), undecided AS NOT MATERIALIZED (
+    SELECT event_id, customer, recipient, message_id, vendor_id FROM ev WHERE event_id NOT IN (SELECT event_id FROM direct)
 ), link_cand AS (
     SELECT e.event_id, e.recipient, x.recipient AS linked_recipient, x.message_key, x.match_method
     FROM undecided e

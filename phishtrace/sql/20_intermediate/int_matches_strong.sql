@@ -1,7 +1,8 @@
 -- Mail events matched to a campaign message by Message-ID (recipient equal, or the event has none)
 -- or by the per-recipient link token. Each event matches at most one message.
-WITH ev AS (
-    SELECT * FROM int_mail_events WHERE action <> 'rule_created'
+WITH ev AS NOT MATERIALIZED (  -- (read where used: materialising every event's columns is costly)
+    SELECT event_id, customer, recipient, event_ts, message_id, token
+    FROM int_mail_events WHERE action <> 'rule_created'
 ), cand AS (
     SELECT e.event_id, m.message_key, 'message_id' AS match_method, 1 AS pri, e.event_ts, m.sent_ts
     FROM ev e
