@@ -19,8 +19,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2
 
+# DuckDB memory limit and spill directory for the phishtrace runs and the DuckDB floors
+BENCH_DIR          ?= /tmp/phishtrace-bench
+BENCH_MEMORY_LIMIT ?= 1536MB
+
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	mkdir -p $(BENCH_DIR)/spill
+	PHISHTRACE_MEMORY_LIMIT=$(BENCH_MEMORY_LIMIT) PHISHTRACE_TEMP_DIR=$(BENCH_DIR)/spill \
+		$(PY) benchmarks/run.py --data $(BENCH_DIR)
 
 clean:
 	rm -rf $(VENV) reports *.duckdb

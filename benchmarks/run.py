@@ -158,7 +158,8 @@ def run_size(name: str, events: int, root: Path, runs: int, kinds: list[str], re
     result_path = HERE / "results" / f"{name}.json"
     result = json.loads(result_path.read_text()) if result_path.exists() else {}
     result.update(size=name, events=events, machine=machine(),
-                  command=" ".join([Path(sys.executable).name, "benchmarks/run.py", *sys.argv[1:]]))
+                  command=" ".join([Path(sys.executable).name, "benchmarks/run.py", *sys.argv[1:]]),
+                  env={k: os.environ.get(k) for k in ("PHISHTRACE_MEMORY_LIMIT", "PHISHTRACE_TEMP_DIR")})
     if regenerate or not (data / "files.json").exists():
         data.mkdir(parents=True, exist_ok=True)
         print(f"[{name}] generating {events:,} events", flush=True)

@@ -4,6 +4,8 @@ loaders gives exactly what their Python parsers give (rows, rejects, errors)."""
 from __future__ import annotations
 
 import csv
+import io
+import sys
 from datetime import datetime, timezone
 
 import polars as pl
@@ -170,3 +172,27 @@ def test_original_records_are_stored_with_zstd(bulk, tmp_path):
             "SELECT DISTINCT compression FROM pragma_storage_info('raw_proofpoint_pod_json') "
             "WHERE column_name = 'record' AND segment_type <> 'VALIDITY'").fetchall()}
     assert used == {"ZSTD"}
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_large_file_shows_progress_on_a_terminal(bulk, monkeypatch):
+    monkeypatch.setattr(ingest, "PROGRESS_BYTES", 1)  # every file counts as large
+    seen = _Terminal()
+    monkeypatch.setattr(sys, "stderr", seen)
+    path = bulk.files["proofpoint_pod_json"]
+    with Workspace(":memory:") as ws:
+        ws.ingest("c", [str(path)])
+    assert f"reading {path.name}" in seen.getvalue()
+    assert f"loading {path.name}" in seen.getvalue()
+
+
+def test_a_small_file_or_no_terminal_shows_no_progress(bulk, monkeypatch):
+    seen = _Terminal()
+    monkeypatch.setattr(sys, "stderr", seen)
+    with Workspace(":memory:") as ws:
+        ws.ingest("c", [str(bulk.files["proofpoint_pod_json"])])  # below PROGRESS_BYTES
+    assert seen.getvalue() == ""

@@ -4,6 +4,7 @@ the same way falls back to the parser, so the result is the same either way."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from bulk_support import load, same
 
-from phishtrace import registry, textio
+from phishtrace import ingest, registry, textio
 from phishtrace.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,3 +156,33 @@ def test_export_rows_read_the_same_either_way(variant, tmp_path, monkeypatch):
     slow, _ = load(path, "phishsim_csv", monkeypatch, python=True)
     assert same(fast, slow)
     assert taken is (variant == "plain"), "only the plain export is read by DuckDB"
+
+
+ODD_BREAKS = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("char", ODD_BREAKS, ids=[f"U+{ord(c):04X}" for c in ODD_BREAKS])
+def test_a_line_break_only_python_honours_sends_the_file_to_the_parser(char, tmp_path, monkeypatch):
+    # written raw (json.dumps would escape the control characters)
+    record = {**POD_OK, "msg": {"header": {"message-id": ["<m1@X.example>"], "subject": ["a@@b é"]}}}
+    line = json.dumps(record, ensure_ascii=False).replace("@@", char)
+    path = tmp_path / "pod.json"
+    path.write_text(line + "\n" + json.dumps(POD_LOG) + "\n", encoding="utf-8")
+    assert ingest.scan_file(path)[1].odd_breaks
+    fast, taken = load(path, "proofpoint_pod_json", monkeypatch, python=False)
+    slow, _ = load(path, "proofpoint_pod_json", monkeypatch, python=True)
+    assert taken is None, "the bulk path must not be tried"
+    assert same(fast, slow)
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\x0b", None])
+def test_scan_file_facts_across_read_chunks(char, tmp_path):
+    # the break straddles the 4 MiB boundary between two reads
+    head = b"x" * ((1 << 22) - 1) + b"\n"
+    body = (head[:-2] + (char.encode() if char else b"yy") + b"\nlast line without newline")
+    path = tmp_path / "f.txt"
+    path.write_bytes(body)
+    digest, facts = ingest.scan_file(path)
+    assert digest == hashlib.sha256(body).hexdigest()
+    assert facts.lines == body.count(b"\n") + 1
+    assert facts.odd_breaks is (char is not None)
