@@ -1,6 +1,6 @@
 """Benchmark runner (`make bench`): bulk datasets, DuckDB floors, phishtrace, and the pandas peer.
 
-    .venv/bin/python benchmarks/run.py [--sizes 1M,5M,20M] [--runs 3] [--data DIR] [--only KIND,...]
+    .venv/bin/python benchmarks/run.py [--sizes 1M,5M,20M] [--runs 3] [--data DIR] [--only KIND,...] [--append]
 
 For each size it writes (once, timed in a fresh process) a dataset with phishtrace.samples.bulk,
 then measures, each run in a fresh process, wall time and peak RSS (os.wait4 of that child):
@@ -151,7 +151,8 @@ def machine() -> dict:
             "duckdb": duckdb.__version__, "polars": polars.__version__, "os": platform.platform()}
 
 
-def run_size(name: str, events: int, root: Path, runs: int, kinds: list[str], regenerate: bool) -> dict:
+def run_size(name: str, events: int, root: Path, runs: int, kinds: list[str], regenerate: bool,
+             append: bool = False) -> dict:
     data = root / name
     work = root / f"{name}-work"
     work.mkdir(parents=True, exist_ok=True)
@@ -169,11 +170,11 @@ def run_size(name: str, events: int, root: Path, runs: int, kinds: list[str], re
     result["dataset"] = json.loads((data / "dataset.json").read_text())
     result["bytes"] = {k: Path(v).stat().st_size for k, v in files.items()}
     for kind in kinds:
-        samples = []
+        samples = list(result.get(kind, {}).get("runs", [])) if append else []
         for i in range(runs):
             sample = measure(kind, data, work)
             samples.append(sample)
-            print(f"[{name}] {kind} run {i + 1}: {sample['wall_s']} s, {sample['peak_rss_mib']} MiB, "
+            print(f"[{name}] {kind} run {len(samples)}: {sample['wall_s']} s, {sample['peak_rss_mib']} MiB, "
                   f"load {sample['load_before']}", flush=True)
         result[kind] = {"runs": samples, "wall_s": statistics.median(s["wall_s"] for s in samples),
                         "peak_rss_mib": statistics.median(s["peak_rss_mib"] for s in samples),
@@ -228,6 +229,8 @@ def main() -> None:
     ap.add_argument("--data", default=os.environ.get("PHISHTRACE_BENCH_DIR", "/tmp/phishtrace-bench"))
     ap.add_argument("--only", default=",".join(KINDS), help="comma-separated kinds: " + ", ".join(KINDS))
     ap.add_argument("--regenerate", action="store_true", help="write the datasets again")
+    ap.add_argument("--append", action="store_true",
+                    help="add the runs to those stored for the same size and kind (the median covers all)")
     ap.add_argument("--report", action="store_true", help="only print the table of the stored results")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
@@ -239,6 +242,8 @@ def main() -> None:
     if args.report:
         print(report())
         return
+    if args.append and args.regenerate:
+        raise SystemExit("--append adds runs on the same dataset: it cannot be combined with --regenerate")
     kinds = [k for k in args.only.split(",") if k]
     unknown = set(kinds) - set(KINDS)
     if unknown:
@@ -246,7 +251,7 @@ def main() -> None:
     for name in args.sizes.split(","):
         if name not in SIZES:
             raise SystemExit(f"unknown size {name}; known: {', '.join(SIZES)}")
-        run_size(name, SIZES[name], Path(args.data), args.runs, kinds, args.regenerate)
+        run_size(name, SIZES[name], Path(args.data), args.runs, kinds, args.regenerate, args.append)
     print(report())
 
 
