@@ -270,7 +270,10 @@ def _load_bulk(con: duckdb.DuckDBPyConnection, loader: Loader, bulk: Bulk, custo
     con.execute("SET enable_progress_bar_print = false")
     try:
         with _progress(con, path, "reading"):
-            _bulk.stage(con, bulk)  # (a temporary table: spills to disk under the memory limit)
+            # (a temporary table: spills to disk under the memory limit)
+            if not _bulk.stage(con, bulk):
+                con.execute(f"DROP TABLE IF EXISTS temp.{source}")
+                return None
     except duckdb.OutOfMemoryException:
         _out_of_memory(con, path)
     except duckdb.Error:

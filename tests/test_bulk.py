@@ -156,7 +156,7 @@ def test_rows_read_in_parallel_are_numbered_by_their_place_in_the_file(tmp_path,
     value = "CAST(json_extract(line, '$.i') AS BIGINT)" if shape == "lines" else "CAST(c0 AS BIGINT)"
     con = duckdb.connect(str(tmp_path / "order.duckdb"))
     con.execute("SET threads = 4")
-    _bulk.stage(con, reader)
+    assert _bulk.stage(con, reader)
     count, misplaced = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE n <> {value}) FROM {_bulk.numbered()}").fetchall()[0]
     con.close()
@@ -196,3 +196,13 @@ def test_a_small_file_or_no_terminal_shows_no_progress(bulk, monkeypatch):
     with Workspace(":memory:") as ws:
         ws.ingest("c", [str(bulk.files["proofpoint_pod_json"])])  # below PROGRESS_BYTES
     assert seen.getvalue() == ""
+
+
+def test_rows_staged_inside_an_open_transaction_are_not_numbered(bulk, tmp_path):
+    con = duckdb.connect(str(tmp_path / "t.duckdb"))
+    con.execute("BEGIN TRANSACTION")
+    staged = _bulk.stage(con, _bulk.Bulk(reader=_bulk.lines_reader(),
+                                         reader_params=[str(bulk.files["proofpoint_pod_json"])], select=""))
+    con.execute("ROLLBACK")
+    con.close()
+    assert staged is False

@@ -28,7 +28,6 @@ ODD_BREAKS = "[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 # the file goes to parse(). DuckDB sizes its read buffers from it, per thread, so it bounds the memory
 # of every bulk read (at 128 MiB a 1.5 GB file needed more than 1.5 GiB).
 
-
 # the temporary table the ingest fills from Bulk.reader
 SOURCE_TABLE = "_pt_bulk_source"
 
@@ -71,11 +70,14 @@ def lines_reader() -> str:
             "auto_detect = false)")
 
 
-def stage(con: Any, bulk: Bulk) -> None:
-    """Store the rows of `bulk.reader` in SOURCE_TABLE, read in parallel and kept in file order. Run in
-    a transaction of its own: a row appended there gets its final rowid (its position) only on commit."""
+def stage(con: Any, bulk: Bulk) -> bool:
+    """Store the rows of `bulk.reader` in SOURCE_TABLE, read in parallel and kept in file order; False
+    when their rowids are not their positions 0…n-1 (a row appended inside an open transaction gets a
+    provisional rowid until commit), and numbered() cannot be used."""
     con.execute("SET preserve_insertion_order = true")
     con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {SOURCE_TABLE} AS {bulk.reader}", bulk.reader_params)
+    low, high, count = con.execute(f"SELECT min(rowid), max(rowid), count(*) FROM {SOURCE_TABLE}").fetchall()[0]
+    return count == 0 or (low == 0 and high == count - 1)
 
 
 def numbered() -> str:
