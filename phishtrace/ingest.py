@@ -257,27 +257,34 @@ def _bulk_plan(loader: Loader, src: SourceFile, facts: FileFacts) -> Bulk | None
 
 def _load_bulk(con: duckdb.DuckDBPyConnection, loader: Loader, bulk: Bulk, customer: str, path: Path,
                digest: str, previous: list, tz_note: str | None) -> IngestResult | None:
-    """Load the file with DuckDB in one transaction; None (nothing changed) when the Python parser must
-    read it: a row it would reject or read otherwise, a row count that does not match the file's
-    lines, or a file DuckDB cannot read."""
+    """Load the file with DuckDB; None (nothing changed) when the Python parser must read it: a row it
+    would reject or read otherwise, a row count that does not match the file's lines, or a file DuckDB
+    cannot read."""
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    try:
+        try:
+            with _progress(con, path, "reading"):
+                # (a temporary table: spills to disk under the memory limit)
+                if not _bulk.stage(con, bulk):
+                    return None
+        except duckdb.OutOfMemoryException:
+            _out_of_memory(con, path)
+        except duckdb.Error:
+            return None
+        return _insert_staged(con, loader, bulk, customer, path, digest, previous, tz_note)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS temp.{quote_ident(_bulk.SOURCE_TABLE)}")
+
+
+def _insert_staged(con: duckdb.DuckDBPyConnection, loader: Loader, bulk: Bulk, customer: str, path: Path,
+                   digest: str, previous: list, tz_note: str | None) -> IngestResult | None:
+    """Insert the staged file in one transaction (or, returning None, not at all)."""
     table = quote_ident(loader.table)
     cols = ["source_row", *loader.columns]
     # a bad row is stored with a negative source_row and found after the insert (one pass over the file)
     values = ", ".join(["CASE WHEN _bad OR _bad IS NULL THEN -1 ELSE source_row END",
                         *(quote_ident(c) for c in loader.columns)])
-    source = quote_ident(_bulk.SOURCE_TABLE)
-    con.execute("SET enable_progress_bar = true")
-    con.execute("SET enable_progress_bar_print = false")
-    try:
-        with _progress(con, path, "reading"):
-            # (a temporary table: spills to disk under the memory limit)
-            if not _bulk.stage(con, bulk):
-                con.execute(f"DROP TABLE IF EXISTS temp.{source}")
-                return None
-    except duckdb.OutOfMemoryException:
-        _out_of_memory(con, path)
-    except duckdb.Error:
-        return None
     con.execute("BEGIN TRANSACTION")
     try:
         for (old_id,) in previous:
@@ -317,15 +324,12 @@ def _load_bulk(con: duckdb.DuckDBPyConnection, loader: Loader, bulk: Bulk, custo
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS temp.{source}")
     status = "replaced" if previous else "loaded"
     return IngestResult(str(path), loader.name, loader.hop, status, load_id, inserted, 0)
 
 
 def _out_of_memory(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """parse() would need far more memory than DuckDB: say so instead of falling back to it."""
-    con.execute(f"DROP TABLE IF EXISTS temp.{quote_ident(_bulk.SOURCE_TABLE)}")
     limit = scalar(con, "SELECT current_setting('memory_limit')")
     raise InputError(path, None, f"DuckDB ran out of memory loading this file (memory limit {limit}): raise "
                                  "PHISHTRACE_MEMORY_LIMIT or split the file") from None

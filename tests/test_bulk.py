@@ -99,6 +99,20 @@ def test_a_bad_timestamp_is_a_reject_named_by_line(bulk, tmp_path):
         assert ws.sql("SELECT count(*) AS n FROM raw_m365_message_trace WHERE source_row = 10")["n"][0] == 0
 
 
+@pytest.mark.parametrize("brk", ["\n", "\r"], ids=["LF", "CR"])
+def test_a_trace_record_over_several_lines_is_read_by_the_parser(bulk, tmp_path, monkeypatch, brk):
+    text = bulk.files["m365_message_trace"].read_bytes().decode("utf-8").split("\r\n")
+    cells = text[9].split('","')
+    cells[8] = cells[8] + brk + "continued"  # the Subject field, quoted
+    text[9] = '","'.join(cells)
+    path = tmp_path / "trace.csv"
+    path.write_bytes("\r\n".join(text).encode("utf-8"))
+    fast, taken = load(path, "m365_message_trace", monkeypatch, python=False)
+    slow, _ = load(path, "m365_message_trace", monkeypatch, python=True)
+    assert taken is False, "a record over several lines must send the file to parse()"
+    assert same(fast, slow)
+
+
 def test_too_many_bad_rows_fail_the_file_and_load_nothing(bulk, tmp_path):
     bad = tmp_path / "trace.csv"
     _with_bad_received(bulk.files["m365_message_trace"], bad, list(range(5, 40)))
@@ -110,21 +124,22 @@ def test_too_many_bad_rows_fail_the_file_and_load_nothing(bulk, tmp_path):
         assert ws.sql("SELECT count(*) AS n FROM load_manifest")["n"][0] == 0
 
 
-def test_out_of_memory_in_the_bulk_path_is_a_clear_error_not_a_python_fallback(bulk, monkeypatch):
-    """parse() holds a file's rows in Python: when DuckDB runs out of memory, falling back to it would
-    need far more, so the load stops with one line naming the file and the limit."""
-    import duckdb
-
+@pytest.mark.parametrize("phase", ["reading", "loading"])
+def test_out_of_memory_in_the_bulk_path_is_a_clear_error_not_a_python_fallback(bulk, monkeypatch, phase):
+    """parse() holds a file's rows in Python: when DuckDB runs out of memory (reading the file into the
+    temporary table, or inserting it), falling back to it would need far more, so the load stops with
+    one line naming the file and the limit, and leaves nothing behind."""
     path = bulk.files["proofpoint_pod_json"]
     parsed = []
     monkeypatch.setattr(ingest, "parse_file", lambda *a: parsed.append(a) or pytest.fail("fell back to parse()"))
 
     class Exhausted:
-        def __init__(self, *a):
-            pass
+        def __init__(self, con, path, what):
+            self.what = what
 
         def __enter__(self):
-            raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 8.0 MiB")
+            if self.what == phase:
+                raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 8.0 MiB")
 
         def __exit__(self, *a):
             return False
@@ -137,6 +152,8 @@ def test_out_of_memory_in_the_bulk_path_is_a_clear_error_not_a_python_fallback(b
         assert "PHISHTRACE_MEMORY_LIMIT" in str(err.value)
         assert ws.sql("SELECT count(*) AS n FROM load_manifest")["n"][0] == 0
         assert ws.sql("SELECT count(*) AS n FROM raw_proofpoint_pod_json")["n"][0] == 0
+        assert ws.sql("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = ?",
+                      [_bulk.SOURCE_TABLE])["n"][0] == 0
     assert not parsed
 
 

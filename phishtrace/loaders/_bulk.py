@@ -107,11 +107,16 @@ def any_padded(exprs: list[str]) -> str:
 def csv_reader(columns: int) -> str:
     """Bulk.reader (parameters: path, lines to skip) that yields the columns c0…c{n-1} as VARCHAR (an
     empty field is '', never NULL), RFC 4180 quoting, in file order, and `fields_ok`: false for a row
-    with another field count. (DuckDB's strict mode lets a row with one extra empty trailing field
-    through; read with one more column, padded with NULL, that row shows as '' there.)"""
+    with another field count, or a quoted line break in a field (a record over several lines: its
+    position is not its line). (DuckDB's strict mode lets a row with one extra empty trailing field
+    through; read with one more column, padded with NULL, that row shows as '' there. DuckDB 2's
+    parallel reader refuses a quoted line break together with null_padding, which also sends the file
+    to parse(); the check keeps that guarantee should it stop refusing.)"""
     cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(columns + 1))
     present = " AND ".join(f"c{i} IS NOT NULL" for i in range(columns))
-    return (f"SELECT * EXCLUDE (c{columns}), c{columns} IS NULL AND {present} AS fields_ok "
+    joined = f"concat({', '.join(f'c{i}' for i in range(columns))})"
+    return (f"SELECT * EXCLUDE (c{columns}), c{columns} IS NULL AND {present} "
+            f"AND NOT contains({joined}, chr(10)) AND NOT contains({joined}, chr(13)) AS fields_ok "
             "FROM read_csv(?, columns = {" + cols + "}, header = false, skip = ?, delim = ',', quote = '\"', "
             "escape = '\"', strict_mode = true, null_padding = true, nullstr = chr(0), auto_detect = false, "
             "max_line_size = 8388608)")

@@ -124,8 +124,6 @@ class PhishSimExport(Loader):
         bad = " OR ".join([
             "NOT fields_ok", "padded", "email IS NULL", "strpos(email, '@') = 0", "lower(status) NOT IN ?",
             *(f"({_col(c)} IS NOT NULL AND {_ts_col(c)} IS NULL)" for c in TIME_COLUMNS),
-            f"contains(concat({', '.join(f'c{i}' for i in range(len(names)))}), chr(10))",
-            f"contains(concat({', '.join(f'c{i}' for i in range(len(names)))}), chr(13))",
         ])
         select = f"""
             SELECT source_row, {', '.join(self.columns)}, {bad} AS _bad

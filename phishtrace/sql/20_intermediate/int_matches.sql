@@ -14,23 +14,12 @@ WITH ev AS NOT MATERIALIZED (
     SELECT event_id, message_key, match_method, 'exact' AS match_basis FROM int_matches_strong
 ), campaign_has_senders AS (
     SELECT DISTINCT customer, campaign FROM int_campaign_senders
-), window_span AS (
-    -- the time any window of the customer's messages can reach: a month of logs around a campaign of a
-    -- few hours only needs the events of those hours compared recipient by recipient
-    SELECT customer,
-           min(sent_ts) - to_minutes(CAST(pt_var('pt_window_before_minutes', 5) AS BIGINT)) AS lo,
-           max(sent_ts) + to_hours(CAST(pt_var('pt_window_hours', 72) AS BIGINT)) AS hi
-    FROM int_messages
-    WHERE sent_ts IS NOT NULL
-    GROUP BY customer
-), window_ev AS (
-    SELECT e.* FROM ev e JOIN window_span s ON s.customer = e.customer AND e.event_ts BETWEEN s.lo AND s.hi
 ), window_cand AS (
     SELECT e.event_id, m.message_key, m.sent_ts,
            CASE WHEN hs.campaign IS NOT NULL THEN 'sender'
                 WHEN e.subject IS NOT NULL AND m.subject IS NOT NULL THEN 'subject'
                 ELSE 'nearest' END AS match_basis
-    FROM window_ev e
+    FROM ev e
     JOIN int_messages m ON m.customer = e.customer AND m.recipient = e.recipient
     LEFT JOIN campaign_has_senders hs ON hs.customer = m.customer AND hs.campaign = m.campaign
     WHERE m.sent_ts IS NOT NULL
