@@ -8,7 +8,7 @@ from phishtrace import ingest, registry
 from phishtrace.workspace import Workspace
 
 
-def load(path: Path, fmt: str, monkeypatch, python: bool) -> tuple:
+def load(path: Path, fmt: str, monkeypatch, python: bool, options: dict | None = None) -> tuple:
     """((raw rows, manifest, rejects) or (error type, message), whether the bulk path was taken: True,
     False when it fell back to parse(), None when it was not tried) of one file in a fresh workspace."""
     taken: list = []
@@ -19,7 +19,7 @@ def load(path: Path, fmt: str, monkeypatch, python: bool) -> tuple:
     table = registry.get(fmt).table
     with Workspace(":memory:") as ws:
         try:
-            ws.ingest("c", [f"{path}:{fmt}"])
+            ws.ingest("c", [f"{path}:{fmt}"], options=options)
         except Exception as exc:  # the same error either way
             return (type(exc).__name__, str(exc)), None
         got = (ws.sql(f"SELECT * EXCLUDE (load_id) FROM {table} ORDER BY ALL"),

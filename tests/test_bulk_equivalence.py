@@ -22,7 +22,7 @@ BULK = [name for name, loader in registry.loaders().items() if hasattr(loader, "
 
 def claimed_files() -> list[tuple[Path, str]]:
     out = []
-    for folder in (ROOT / "data" / "samples", REAL):
+    for folder in (ROOT / "data" / "samples", REAL, ROOT / "tests" / "data"):
         for path in sorted(folder.rglob("*")):
             if not path.is_file() or path.suffix == ".md":
                 continue

@@ -38,7 +38,7 @@ class Bulk:
     reader_params: list
     select: str
     params: list = field(default_factory=list)
-    # physical lines the query reads (header lines excluded); None: not checked
+    # physical lines the reader reads (header lines excluded): the staged row count; None: not checked
     lines_read: int | None = None
     # (connection, quoted raw table, load_id) -> (window_start, window_end), or None when a value that
     # gives the window cannot be read (parse() then reports it); None: min/max of ts_column
@@ -70,14 +70,14 @@ def lines_reader() -> str:
             "auto_detect = false)")
 
 
-def stage(con: Any, bulk: Bulk) -> bool:
-    """Store the rows of `bulk.reader` in SOURCE_TABLE, read in parallel and kept in file order; False
-    when their rowids are not their positions 0…n-1 (a row appended inside an open transaction gets a
-    provisional rowid until commit), and numbered() cannot be used."""
+def stage(con: Any, bulk: Bulk) -> int | None:
+    """Store the rows of `bulk.reader` in SOURCE_TABLE, read in parallel and kept in file order, and
+    return their count; None when their rowids are not their positions 0…n-1 (a row appended inside
+    an open transaction gets a provisional rowid until commit), and numbered() cannot be used."""
     con.execute("SET preserve_insertion_order = true")
     con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {SOURCE_TABLE} AS {bulk.reader}", bulk.reader_params)
     low, high, count = con.execute(f"SELECT min(rowid), max(rowid), count(*) FROM {SOURCE_TABLE}").fetchall()[0]
-    return count == 0 or (low == 0 and high == count - 1)
+    return count if count == 0 or (low == 0 and high == count - 1) else None
 
 
 def numbered() -> str:

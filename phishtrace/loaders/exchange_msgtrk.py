@@ -22,7 +22,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from phishtrace import textio
 from phishtrace.errors import InputError
+from phishtrace.loaders import _bulk
 from phishtrace.loaders import _exchange_csv as xcsv
 from phishtrace.registry import Loader, Parsed, Reject, SourceFile
 from phishtrace.timeparse import UTC, TimeParseError, parse_iso
@@ -116,6 +118,9 @@ class ExchangeMsgtrk(Loader):
             and (fields[7] == "" or fields[7].upper() in SOURCES)
         )
 
+    def bulk(self, src: SourceFile, lines: int) -> _bulk.Bulk | None:
+        return bulk_plan(self, src, lines)
+
     def parse(self, src: SourceFile) -> Parsed:
         text = xcsv.decoded_text(src.path, src.head)
         layout = layout_from_option(src)
@@ -153,3 +158,87 @@ class ExchangeMsgtrk(Loader):
                                                            values.get("recipient-status")):
                 rows.append(base | {"recipient_address": recipient, "recipient_status": status})
         return Parsed(rows=rows, rejects=rejects)
+
+
+def _layout_name(layout: list[str], default: str) -> str:
+    return next((k for k, v in LAYOUTS.items() if v == layout), default)
+
+
+def _header_block(src: SourceFile) -> tuple[int, list[str] | None, str | None] | None:
+    """(header lines at the top of the file, layout, layout name) for the bulk path; None when the head
+    does not show where the rows start or the layout is not plain (parse() then reads the file)."""
+    text = textio.head_text(src.head).lstrip("\ufeff")
+    lines = text.split("\n")[:-1]  # the last piece may be cut off by the head
+    count, layout, name = 0, None, None
+    for line in lines:
+        if not line.startswith("#"):
+            break
+        if '"' in line:
+            return None
+        count += 1
+        if line.lower().startswith("#fields:"):
+            fields = xcsv.first_record(line.rstrip("\r"))
+            layout = [n.strip().lower() for n in [fields[0].split(":", 1)[1], *fields[1:]]]
+            name = _layout_name(layout, str(len(layout)))
+    if count == len(lines):
+        return None
+    if count == 0:
+        try:
+            layout = layout_from_option(src)
+        except InputError:
+            return None
+        name = _layout_name(layout, "custom") if layout else None
+    if layout is None or any(r not in layout for r in REQUIRED):
+        return None
+    return count, layout, name
+
+
+def _split_select(addresses: str, statuses: str) -> str:
+    """split_recipients() in SQL: the list of (recipient, status) structs of one row; `ok` false
+    where the SQL cannot give parse()'s answer (white space other than the plain space, or a status
+    split at SMTP replies that is not plain ASCII)."""
+    addrs = f"list_filter(list_transform(string_split(coalesce({addresses}, ''), ';'), lambda x: trim(x)), lambda x: x <> '')"
+    status = f"nullif(trim(coalesce({statuses}, '')), '')"
+    # _STATUS_START: a ';' (and white space) before an SMTP reply or To/Cc/Bcc starts a new status
+    by_reply = (f"string_split(regexp_replace({status}, ';[ \\t\\n\\r\\f]*([245][0-9][0-9]\\b|To\\b|Cc\\b|Bcc\\b)', "
+                f"chr(1) || '\\1', 'gi'), chr(1))")
+    return f"""
+        SELECT *, CASE
+               WHEN len(addrs) = 0 THEN [struct_pack(r := NULL::VARCHAR, s := status)]
+               WHEN len(addrs) = 1 OR status IS NULL THEN list_transform(addrs, lambda a: struct_pack(r := a, s := status))
+               WHEN len(by_semicolon) = len(addrs)
+                    THEN list_transform(list_zip(addrs, by_semicolon), lambda p: struct_pack(r := p[1], s := nullif(trim(p[2]), '')))
+               WHEN len(by_reply) = len(addrs)
+                    THEN list_transform(list_zip(addrs, by_reply), lambda p: struct_pack(r := p[1], s := nullif(trim(p[2]), '')))
+               ELSE list_transform(addrs, lambda a: struct_pack(r := a, s := status)) END AS pairs,
+               NOT regexp_matches(concat({addresses}, {statuses}), ?)
+               AND (len(addrs) < 2 OR status IS NULL OR len(by_semicolon) = len(addrs)
+                    OR NOT regexp_matches(status, '[^\\x02-\\x7e]')) AS split_ok
+        FROM (SELECT *, {addrs} AS addrs, {status} AS status, string_split({status}, ';') AS by_semicolon,
+                     {by_reply} AS by_reply"""
+
+
+def bulk_plan(loader: Loader, src: SourceFile, lines: int) -> _bulk.Bulk | None:
+    """ExchangeMsgtrk.bulk: DuckDB reads a UTF-8 log whose header lines all come first (or a header-less log with
+    --fields); a '#' line further down, a row of another field count, a time parse() reads otherwise
+    and every other unusual row send the file to parse()."""
+    if not _bulk.is_utf8_path(src.path, src.head):
+        return None
+    block = _header_block(src)
+    if block is None:
+        return None
+    skip, layout, name = block
+    at = {f: i for i, f in enumerate(layout)}  # the last of a repeated name, as dict(zip()) keeps it
+    raw = {column(f): f"nullif(c{at[f]}, '')" if f in at else "CAST(NULL AS VARCHAR)" for f in FIELDS_30}
+    values = ", ".join(f"{v} AS {c}" for c, v in raw.items() if c not in ("recipient_address", "recipient_status"))
+    cols = [c for c in loader.columns]
+    out = ", ".join("pair.r AS recipient_address" if c == "recipient_address" else
+                    "pair.s AS recipient_status" if c == "recipient_status" else c for c in cols)
+    select = f"""
+        SELECT source_row, {out},
+               NOT fields_ok OR NOT split_ok OR event_ts IS NULL OR starts_with(c0, '#') OR starts_with(c0, chr(65279)) AS _bad
+        FROM ({_split_select(raw['recipient_address'], raw['recipient_status'])},
+                     ? + n AS source_row, {values}, ? AS fields_layout, {_bulk.iso_utc(f"c{at['date-time']}")} AS event_ts
+              FROM {_bulk.numbered()})), unnest(pairs) AS t(pair)"""
+    return _bulk.Bulk(reader=_bulk.csv_reader(len(layout)), reader_params=[str(src.path), skip], select=select,
+                      params=[_bulk.ODD_SPACE, skip, name], lines_read=lines - skip)
