@@ -77,8 +77,36 @@ def read_text(path: str | Path) -> str:
     return text
 
 
-def numbered_lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line without its end) for every line of a text file."""
-    text = read_text(path)
-    for n, line in enumerate(text.splitlines(), start=1):
+def numbered_lines(path: str | Path, chunk_bytes: int = 1 << 20) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line without its end) for every line of a text file, as
+    `read_text(path).splitlines()` gives them, decoded a chunk at a time (memory stays bounded by the
+    longest line, not the file); a decoding error names file and line as read_text() does."""
+    path = Path(path)
+    with path.open("rb") as fh:
+        decoder = codecs.getincrementaldecoder(detect_encoding(fh.read(HEAD_BYTES)))()
+        fh.seek(0)
+        pending, n, chunk, start = "", 0, fh.read(chunk_bytes), True
+        while chunk:
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError:
+                read_text(path)  # raises the error with its line
+                raise
+            if start and text:
+                text, start = (text[1:] if text.startswith("\ufeff") else text), False
+            lines = (pending + text).splitlines(keepends=True)
+            # the last piece may continue in the next chunk (a line, or the '\n' after a '\r')
+            unfinished = lines and (lines[-1].endswith("\r") or lines[-1].splitlines()[0] == lines[-1])
+            pending = lines.pop() if unfinished else ""
+            for line in lines:
+                n += 1
+                yield n, line[:-2] if line.endswith("\r\n") else line[:-1]
+            chunk = fh.read(chunk_bytes)
+        try:
+            tail = pending + decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            read_text(path)
+            raise
+    for line in tail.splitlines():
+        n += 1
         yield n, line
