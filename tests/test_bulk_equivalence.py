@@ -142,6 +142,10 @@ EXPORT_VARIANTS = {
     "quoted-newline": [EXPORT_ROW.replace('"Hello, you"', '"Hello,\nyou"')],
     "non-ascii": [EXPORT_ROW.replace("Ana", "Élodie\u00a0")],
     "blank-line": [EXPORT_ROW, "", EXPORT_ROW],
+    # DuckDB drops the space around these quotes without an error; Python's csv keeps it
+    "space-before-quote": [EXPORT_ROW.replace(',"Hello, you"', ', "Hello you"')],
+    "two-quoted-parts": [EXPORT_ROW.replace('"Hello, you"', '"Hello" "you"')],
+    "doubled-quotes": [EXPORT_ROW.replace('"Hello, you"', '"Re: ""Invoice"" due, now"')],
 }
 
 
@@ -155,7 +159,7 @@ def test_export_rows_read_the_same_either_way(variant, tmp_path, monkeypatch):
     fast, taken = load(path, "phishsim_csv", monkeypatch, python=False)
     slow, _ = load(path, "phishsim_csv", monkeypatch, python=True)
     assert same(fast, slow)
-    assert taken is (variant == "plain"), "only the plain export is read by DuckDB"
+    assert taken is (variant in ("plain", "doubled-quotes")), "only the plain export is read by DuckDB"
 
 
 ODD_BREAKS = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]

@@ -46,6 +46,8 @@ VARIANTS = {
     "second-header": ([row(), HEADER[-1], row()], False),
     "blank-line": ([row(), "", row()], False),
     "quoted-newline": ([row(status="250 2.1.5\nOK")], False),
+    "space-before-quote": ([row().replace(',"Action required, today"', ', "Action required today"')], False),
+    "doubled-quotes": ([row().replace('"Action required, today"', '"Re: ""Invoice"" due, now"')], True),
 }
 
 

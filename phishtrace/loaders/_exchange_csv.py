@@ -94,6 +94,33 @@ def split_recipients(addresses: str | None, statuses: str | None) -> list[tuple[
     return [(a, status) for a in addrs]
 
 
+def split_recipients_sql(addresses: str, statuses: str) -> str:
+    """split_recipients() in SQL, for a bulk query: the head of a SELECT (to be continued with the
+    columns of its inner FROM) adding `pairs`, the list of (recipient r, status s) structs of one row,
+    and `split_ok`, false where the SQL cannot give split_recipients()'s answer (white space other than
+    the plain space, or a status split at SMTP replies that is not plain ASCII). One placeholder: the
+    _bulk.ODD_SPACE pattern."""
+    addrs = f"list_filter(list_transform(string_split(coalesce({addresses}, ''), ';'), lambda x: trim(x)), lambda x: x <> '')"
+    status = f"nullif(trim(coalesce({statuses}, '')), '')"
+    # _STATUS_START: a ';' (and white space) before an SMTP reply or To/Cc/Bcc starts a new status
+    by_reply = (f"string_split(regexp_replace({status}, ';[ \\t\\n\\r\\f]*([245][0-9][0-9]\\b|To\\b|Cc\\b|Bcc\\b)', "
+                f"chr(1) || '\\1', 'gi'), chr(1))")
+    return f"""
+        SELECT *, CASE
+               WHEN len(addrs) = 0 THEN [struct_pack(r := NULL::VARCHAR, s := status)]
+               WHEN len(addrs) = 1 OR status IS NULL THEN list_transform(addrs, lambda a: struct_pack(r := a, s := status))
+               WHEN len(by_semicolon) = len(addrs)
+                    THEN list_transform(list_zip(addrs, by_semicolon), lambda p: struct_pack(r := p[1], s := nullif(trim(p[2]), '')))
+               WHEN len(by_reply) = len(addrs)
+                    THEN list_transform(list_zip(addrs, by_reply), lambda p: struct_pack(r := p[1], s := nullif(trim(p[2]), '')))
+               ELSE list_transform(addrs, lambda a: struct_pack(r := a, s := status)) END AS pairs,
+               NOT regexp_matches(concat({addresses}, {statuses}), ?)
+               AND (len(addrs) < 2 OR status IS NULL OR len(by_semicolon) = len(addrs)
+                    OR NOT regexp_matches(status, '[^\\x02-\\x7e]')) AS split_ok
+        FROM (SELECT *, {addrs} AS addrs, {status} AS status, string_split({status}, ';') AS by_semicolon,
+                     {by_reply} AS by_reply"""
+
+
 def first_line(text: str) -> str:
     """The first non-blank line of a sniffed head, without BOM."""
     for line in text.lstrip("\ufeff").splitlines():

@@ -193,31 +193,6 @@ def _header_block(src: SourceFile) -> tuple[int, list[str] | None, str | None] |
     return count, layout, name
 
 
-def _split_select(addresses: str, statuses: str) -> str:
-    """split_recipients() in SQL: the list of (recipient, status) structs of one row; `ok` false
-    where the SQL cannot give parse()'s answer (white space other than the plain space, or a status
-    split at SMTP replies that is not plain ASCII)."""
-    addrs = f"list_filter(list_transform(string_split(coalesce({addresses}, ''), ';'), lambda x: trim(x)), lambda x: x <> '')"
-    status = f"nullif(trim(coalesce({statuses}, '')), '')"
-    # _STATUS_START: a ';' (and white space) before an SMTP reply or To/Cc/Bcc starts a new status
-    by_reply = (f"string_split(regexp_replace({status}, ';[ \\t\\n\\r\\f]*([245][0-9][0-9]\\b|To\\b|Cc\\b|Bcc\\b)', "
-                f"chr(1) || '\\1', 'gi'), chr(1))")
-    return f"""
-        SELECT *, CASE
-               WHEN len(addrs) = 0 THEN [struct_pack(r := NULL::VARCHAR, s := status)]
-               WHEN len(addrs) = 1 OR status IS NULL THEN list_transform(addrs, lambda a: struct_pack(r := a, s := status))
-               WHEN len(by_semicolon) = len(addrs)
-                    THEN list_transform(list_zip(addrs, by_semicolon), lambda p: struct_pack(r := p[1], s := nullif(trim(p[2]), '')))
-               WHEN len(by_reply) = len(addrs)
-                    THEN list_transform(list_zip(addrs, by_reply), lambda p: struct_pack(r := p[1], s := nullif(trim(p[2]), '')))
-               ELSE list_transform(addrs, lambda a: struct_pack(r := a, s := status)) END AS pairs,
-               NOT regexp_matches(concat({addresses}, {statuses}), ?)
-               AND (len(addrs) < 2 OR status IS NULL OR len(by_semicolon) = len(addrs)
-                    OR NOT regexp_matches(status, '[^\\x02-\\x7e]')) AS split_ok
-        FROM (SELECT *, {addrs} AS addrs, {status} AS status, string_split({status}, ';') AS by_semicolon,
-                     {by_reply} AS by_reply"""
-
-
 def bulk_plan(loader: Loader, src: SourceFile, lines: int) -> _bulk.Bulk | None:
     """ExchangeMsgtrk.bulk: DuckDB reads a UTF-8 log whose header lines all come first (or a header-less log with
     --fields); a '#' line further down, a row of another field count, a time parse() reads otherwise
@@ -237,8 +212,9 @@ def bulk_plan(loader: Loader, src: SourceFile, lines: int) -> _bulk.Bulk | None:
     select = f"""
         SELECT source_row, {out},
                NOT fields_ok OR NOT split_ok OR event_ts IS NULL OR starts_with(c0, '#') OR starts_with(c0, chr(65279)) AS _bad
-        FROM ({_split_select(raw['recipient_address'], raw['recipient_status'])},
+        FROM ({xcsv.split_recipients_sql(raw['recipient_address'], raw['recipient_status'])},
                      ? + n AS source_row, {values}, ? AS fields_layout, {_bulk.iso_utc(f"c{at['date-time']}")} AS event_ts
               FROM {_bulk.numbered()})), unnest(pairs) AS t(pair)"""
     return _bulk.Bulk(reader=_bulk.csv_reader(len(layout)), reader_params=[str(src.path), skip], select=select,
-                      params=[_bulk.ODD_SPACE, skip, name], lines_read=lines - skip)
+                      params=[_bulk.ODD_SPACE, skip, name], lines_read=lines - skip,
+                      verify=_bulk.rfc4180_verify(src.path))

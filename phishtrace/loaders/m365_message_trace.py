@@ -348,7 +348,7 @@ class M365MessageTrace(Loader):
                         FROM {_bulk.numbered()}))"""
         return _bulk.Bulk(reader=_bulk.csv_reader(len(names)), reader_params=[str(src.path), header_line],
                           select=select, params=[header_line, *params], lines_read=lines - header_line,
-                          window=_trace_window)
+                          window=_trace_window, verify=_bulk.rfc4180_verify(src.path))
 
     @staticmethod
     def _row(line: int, shape: str, record: Any, naive) -> dict | Reject:

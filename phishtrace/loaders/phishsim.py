@@ -131,7 +131,8 @@ class PhishSimExport(Loader):
                   FROM (SELECT n + 1 AS source_row, {', '.join(values)}, {padded} AS padded, *
                         FROM {_bulk.numbered()}))"""
         return _bulk.Bulk(reader=_bulk.csv_reader(len(names)), reader_params=[str(src.path), 1], select=select,
-                          params=[sorted(STATUSES)], lines_read=lines - 1)
+                          params=[sorted(STATUSES)], lines_read=lines - 1,
+                          verify=_bulk.rfc4180_verify(src.path))
 
 
 class PhishSimLearners(Loader):
