@@ -19,13 +19,20 @@ ingest run can mix sources).
 Encoding: UTF-16 LE with or without BOM, or UTF-8 (phishtrace.textio); a file mixing encodings
 is refused. Event mapping: sql/10_staging/stg_m365_trace_extended_csv.sql (Extended rows are mapped
 like the on-prem log in stg_exchange_msgtrk.sql; Enhanced summary by the last event of each recipient).
+
+Bulk path (`bulk`): DuckDB reads a UTF-8 report of either kind whose header is its first line; UTF-16
+files, and every file with a row parse() would reject, skip or read otherwise, go to parse().
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
+from phishtrace import textio
 from phishtrace.errors import InputError
+from phishtrace.loaders import _bulk
 from phishtrace.loaders import _exchange_csv as xcsv
 from phishtrace.registry import Loader, Parsed, Reject, SourceFile
 from phishtrace.timeparse import UTC, TimeParseError, parse_any
@@ -82,6 +89,37 @@ class M365TraceExtendedCsv(Loader):
         fields = xcsv.first_record(xcsv.first_line(text))
         return report_kind([xcsv.header_key(f) for f in fields]) is not None
 
+    def bulk(self, src: SourceFile, lines: int) -> _bulk.Bulk | None:
+        """DuckDB reads a UTF-8 report (either kind) whose header is its first line; a UTF-16 file, a header
+        parse() might read otherwise, and every row parse() would reject, skip or read otherwise (another
+        field count, a record over several lines, a repeated header, a time that is not plain ISO 8601 or
+        en-US, a blank line, a stray BOM, a recipient list the SQL split cannot pair the same way) send the
+        file to parse()."""
+        if not _bulk.is_utf8_path(src.path, src.head):
+            return None
+        header = _bulk_header(src)
+        if header is None:
+            return None
+        keys, kind, time_col = header
+        at = {k: i for i, k in enumerate(keys)}  # the last of a repeated name, as dict(zip()) keeps it
+        raw = {c: f"nullif(c{at[c]}, '')" if c in at else "CAST(NULL AS VARCHAR)" for c in TEXT_COLUMNS}
+        split = (xcsv.split_recipients_sql(raw["recipient_address"], raw["recipient_status"]) if kind == "extended"
+                 else _summary_split_select(raw["recipient_status"]))
+        pair = {"recipient_address": "pair.r", "recipient_status": "pair.s"}
+        values = ", ".join(f"{v} AS {c}" for c, v in raw.items() if c not in pair)
+        out = ", ".join(f"{pair[c]} AS {c}" if c in pair else c for c in self.columns)
+        when = f"c{at[time_col]}"
+        # (a repeated header, skipped by parse(), has a time value that is no timestamp: it is bad here)
+        select = f"""
+            SELECT source_row, {out},
+                   NOT fields_ok OR NOT split_ok OR event_ts IS NULL OR starts_with(c0, chr(65279)) AS _bad
+            FROM ({split},
+                         n + 1 AS source_row, ? AS report, {when} AS time_text, {values},
+                         {_bulk.any_utc(when)} AS event_ts
+                  FROM {_bulk.numbered()})), unnest(pairs) AS t(pair)"""
+        return _bulk.Bulk(reader=_bulk.csv_reader(len(keys)), reader_params=[str(src.path), 1], select=select,
+                          params=[_bulk.ODD_SPACE, kind], lines_read=lines - 1, verify=_bulk.rfc4180_verify(src.path))
+
     def parse(self, src: SourceFile) -> Parsed:
         text = xcsv.decoded_text(src.path, src.head)
         rows: list[dict[str, Any]] = []
@@ -122,3 +160,42 @@ class M365TraceExtendedCsv(Loader):
         if keys is None:
             raise InputError(src.path, 1, f"no header: expected {EXPECTED}")
         return Parsed(rows=rows, rejects=rejects)
+
+
+def _bulk_header(src: SourceFile) -> tuple[list[str], str, str] | None:
+    """(header keys, report kind, time column) when the file's first line is the whole header record, as
+    parse() reads it; None when it is not (blank, cut off by the head, a quoted line break, a bare CR, a
+    byte that is not UTF-8) or names no report: parse() then reads the file."""
+    text = textio.head_text(src.head).lstrip("\ufeff")
+    first, newline, _ = text.partition("\n")
+    first = first.removesuffix("\r")
+    if not newline or not first.strip() or "\r" in first or "\ufffd" in first:
+        return None
+    reader = csv.reader(io.StringIO(text, newline=""))  # as records() reads it: the record must end on line 1
+    try:
+        fields = next(reader)
+    except csv.Error:
+        return None
+    if reader.line_num != 1:
+        return None
+    keys = [xcsv.header_key(f) for f in fields]
+    kind = report_kind(keys)
+    if kind is None:
+        return None
+    return keys, kind, next(c for c in (EXTENDED_TIME if kind == "extended" else SUMMARY_TIME) if c in keys)
+
+
+def _summary_split_select(statuses: str) -> str:
+    """summary_pairs() in SQL, in the shape of _exchange_csv.split_recipients_sql (one placeholder: the
+    ODD_SPACE pattern): the list of (recipient, status) structs of one row, and `split_ok` false when
+    the value holds white space other than the plain space (str.strip() would remove it, trim() not)."""
+    parts = f"list_filter(string_split(coalesce({statuses}, ''), ';'), lambda x: trim(x) <> '')"
+    # part.partition('##'): the address before the first '##', the events after it (none without one)
+    pair = ("struct_pack(r := nullif(trim(CASE WHEN strpos(p, '##') > 0 THEN left(p, strpos(p, '##') - 1) "
+            "ELSE p END), ''), "
+            "s := CASE WHEN strpos(p, '##') > 0 THEN nullif(trim(substr(p, strpos(p, '##') + 2)), '') END)")
+    return f"""
+        SELECT *, CASE WHEN len(parts) = 0 THEN [struct_pack(r := NULL::VARCHAR, s := NULL::VARCHAR)]
+                       ELSE list_transform(parts, lambda p: {pair}) END AS pairs,
+               NOT regexp_matches(coalesce({statuses}, ''), ?) AS split_ok
+        FROM (SELECT *, {parts} AS parts"""
