@@ -252,7 +252,7 @@ def ingest_file(
 def _bulk_plan(loader: Loader, src: SourceFile, facts: FileFacts) -> Bulk | None:
     """The loader's bulk query for this file, when it has one and the file is plain enough for it."""
     plan = getattr(loader, "bulk", None)
-    if plan is None or facts.odd_breaks or facts.nul:
+    if plan is None or facts.odd_breaks or (facts.nul and _bulk.csv_encoding(src.head) != "utf-16"):
         return None
     return plan(src, facts.lines)
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from phishtrace import textio
+
 # (no value is interpolated into these snippets: only column expressions built from identifiers)
 
 # line terminators str.splitlines() honours besides \n and \r\n: a file with any of them is not read in bulk
@@ -61,13 +63,18 @@ def text(expr: str) -> str:
             f"WHEN regexp_full_match({expr}, '{_SPACES}') THEN NULL ELSE {expr} END")
 
 
-def lines_reader() -> str:
+# the encodings DuckDB reads (its 'utf-16' is little-endian, with or without BOM)
+ENCODINGS = ("utf-8", "utf-16")
+
+
+def lines_reader(encoding: str = "utf-8") -> str:
     """Bulk.reader (parameter: path) that yields every physical line of a file as `line` (NULL for an
     empty line), in file order. The unit separator cannot occur raw in valid JSON text, so JSON lines
     are never split; a line containing one is invalid JSON and marked bad by the caller."""
+    assert encoding in ENCODINGS
     return ("SELECT line FROM read_csv(?, columns = {'line': 'VARCHAR'}, header = false, "
             "delim = '\x1f', quote = '', escape = '', strict_mode = true, max_line_size = 8388608, "
-            "auto_detect = false)")
+            f"auto_detect = false, encoding = '{encoding}')")
 
 
 def stage(con: Any, bulk: Bulk) -> int | None:
@@ -104,22 +111,25 @@ def any_padded(exprs: list[str]) -> str:
     return f"regexp_matches({joined}, '(^|\\x01){_SPACE}|{_SPACE}(\\x01|$)')"
 
 
-def csv_reader(columns: int) -> str:
+def csv_reader(columns: int, encoding: str = "utf-8") -> str:
     """Bulk.reader (parameters: path, lines to skip) that yields the columns c0…c{n-1} as VARCHAR (an
     empty field is '', never NULL), RFC 4180 quoting, in file order, and `fields_ok`: false for a row
     with another field count, or a quoted line break in a field (a record over several lines: its
     position is not its line). (DuckDB's strict mode lets a row with one extra empty trailing field
     through; read with one more column, padded with NULL, that row shows as '' there. DuckDB 2's
     parallel reader refuses a quoted line break together with null_padding, which also sends the file
-    to parse(); the check keeps that guarantee should it stop refusing.)"""
+    to parse(); the check keeps that guarantee should it stop refusing.) A NUL character in a field
+    also makes `fields_ok` false (the Python readers refuse it)."""
+    assert encoding in ENCODINGS
     cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(columns + 1))
     present = " AND ".join(f"c{i} IS NOT NULL" for i in range(columns))
     joined = f"concat({', '.join(f'c{i}' for i in range(columns))})"
     return (f"SELECT * EXCLUDE (c{columns}), c{columns} IS NULL AND {present} "
-            f"AND NOT contains({joined}, chr(10)) AND NOT contains({joined}, chr(13)) AS fields_ok "
+            f"AND NOT contains({joined}, chr(10)) AND NOT contains({joined}, chr(13)) "
+            f"AND NOT contains({joined}, chr(0)) AS fields_ok "
             "FROM read_csv(?, columns = {" + cols + "}, header = false, skip = ?, delim = ',', quote = '\"', "
             "escape = '\"', strict_mode = true, null_padding = true, nullstr = chr(0), auto_detect = false, "
-            "max_line_size = 8388608)")
+            f"max_line_size = 8388608, encoding = '{encoding}')")
 
 
 # one CSV line as RFC 4180 writes it: quoted fields ("" inside) or fields without any quote, comma-separated
@@ -127,18 +137,30 @@ def csv_reader(columns: int) -> str:
 _RFC_LINE = r'\x{feff}?(?:"(?:[^"]|"")*"|[^",]*)(?:,(?:"(?:[^"]|"")*"|[^",]*))*\r?'
 
 
-def rfc4180_verify(path: Path | str) -> Callable[[Any, str, int], bool]:
+def rfc4180_verify(path: Path | str, encoding: str = "utf-8") -> Callable[[Any, str, int], bool]:
     """Bulk.verify for csv_reader(): False when a line of the file holds a quote outside the RFC 4180
     shape. DuckDB's CSV reader and Python's csv module read such lines differently without an error:
     DuckDB drops a space before an opening quote or after a closing one (` "a"` gives 'a' where Python
     keeps ' "a"'; `"a" "b"` gives 'a b' where Python reads 'a "b"'), so those files go to parse(). A
     line without a quote is split at its commas by both."""
     def verify(con: Any, table: str, load_id: int) -> bool:
-        odd = con.execute(f"SELECT count(*) FROM ({lines_reader()}) WHERE contains(line, '\"') "
+        odd = con.execute(f"SELECT count(*) FROM ({lines_reader(encoding)}) WHERE contains(line, '\"') "
                           f"AND NOT regexp_full_match(line, '{_RFC_LINE}')", [str(path)]).fetchall()[0][0]
         return odd == 0
 
     return verify
+
+
+def physical_lines(path: Path, encoding: str, lines: int) -> int:
+    """The lines DuckDB reads in a file of `encoding`, from the ingest's count (every newline byte, plus
+    one for a last line without newline). In UTF-16 the count is right when every newline byte is a
+    newline character: a character with a 0x0A byte (U+4E0A) or a UTF-8 part in the file (parse()
+    refuses mixed encodings) makes it larger than DuckDB's, and the file goes to parse()."""
+    if encoding == "utf-8" or lines == 0:
+        return lines
+    with Path(path).open("rb") as fh:
+        fh.seek(-2, 2)
+        return lines - 1 if fh.read(2) == b"\n\x00" else lines
 
 
 def en_us_utc(expr: str) -> str:
@@ -155,5 +177,14 @@ def any_utc(expr: str) -> str:
 
 
 def is_utf8_path(path: Path, head: bytes) -> bool:
-    """DuckDB reads UTF-8 only (a UTF-8 BOM is fine)."""
+    """A file that starts as UTF-8 (a UTF-8 BOM is fine), the encoding every bulk reader reads."""
     return not head.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in head[:4096]
+
+
+def csv_encoding(head: bytes) -> str | None:
+    """The encoding (of ENCODINGS) csv_reader() reads a file in, from its first bytes: UTF-8, or UTF-16
+    little-endian with or without BOM; None for UTF-16 big-endian."""
+    if is_utf8_path(Path(), head):
+        return "utf-8"
+    return "utf-16" if textio.detect_encoding(head) in ("utf-16-le", "utf-16") and not head.startswith(b"\xfe\xff") \
+        else None

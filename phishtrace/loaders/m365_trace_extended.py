@@ -20,8 +20,8 @@ Encoding: UTF-16 LE with or without BOM, or UTF-8 (phishtrace.textio); a file mi
 is refused. Event mapping: sql/10_staging/stg_m365_trace_extended_csv.sql (Extended rows are mapped
 like the on-prem log in stg_exchange_msgtrk.sql; Enhanced summary by the last event of each recipient).
 
-Bulk path (`bulk`): DuckDB reads a UTF-8 report of either kind whose header is its first line; UTF-16
-files, and every file with a row parse() would reject, skip or read otherwise, go to parse().
+Bulk path (`bulk`): DuckDB reads a UTF-8 or UTF-16 LE report of either kind whose header is its first
+line; UTF-16 BE files, and every file with a row parse() would reject, skip or read otherwise, go to parse().
 """
 
 from __future__ import annotations
@@ -90,12 +90,13 @@ class M365TraceExtendedCsv(Loader):
         return report_kind([xcsv.header_key(f) for f in fields]) is not None
 
     def bulk(self, src: SourceFile, lines: int) -> _bulk.Bulk | None:
-        """DuckDB reads a UTF-8 report (either kind) whose header is its first line; a UTF-16 file, a header
-        parse() might read otherwise, and every row parse() would reject, skip or read otherwise (another
+        """DuckDB reads a UTF-8 or UTF-16 LE report (either kind) whose header is its first line; a UTF-16
+        BE file, a header parse() might read otherwise, and every row parse() would reject, skip or read otherwise (another
         field count, a record over several lines, a repeated header, a time that is not plain ISO 8601 or
         en-US, a blank line, a stray BOM, a recipient list the SQL split cannot pair the same way) send the
         file to parse()."""
-        if not _bulk.is_utf8_path(src.path, src.head):
+        encoding = _bulk.csv_encoding(src.head)
+        if encoding is None:
             return None
         header = _bulk_header(src)
         if header is None:
@@ -117,8 +118,10 @@ class M365TraceExtendedCsv(Loader):
                          n + 1 AS source_row, ? AS report, {when} AS time_text, {values},
                          {_bulk.any_utc(when)} AS event_ts
                   FROM {_bulk.numbered()})), unnest(pairs) AS t(pair)"""
-        return _bulk.Bulk(reader=_bulk.csv_reader(len(keys)), reader_params=[str(src.path), 1], select=select,
-                          params=[_bulk.ODD_SPACE, kind], lines_read=lines - 1, verify=_bulk.rfc4180_verify(src.path))
+        return _bulk.Bulk(reader=_bulk.csv_reader(len(keys), encoding), reader_params=[str(src.path), 1],
+                          select=select, params=[_bulk.ODD_SPACE, kind],
+                          lines_read=_bulk.physical_lines(src.path, encoding, lines) - 1,
+                          verify=_bulk.rfc4180_verify(src.path, encoding))
 
     def parse(self, src: SourceFile) -> Parsed:
         text = xcsv.decoded_text(src.path, src.head)
