@@ -190,3 +190,31 @@ def csv_encoding(head: bytes) -> str | None:
         return "utf-8"
     return "utf-16" if textio.detect_encoding(head) in ("utf-16-le", "utf-16") and not head.startswith(b"\xfe\xff") \
         else None
+
+
+# a JSON string, as DuckDB writes it (and as a valid line holds it)
+_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
+# text that may hold JSON DuckDB reads but orjson refuses (parse() rejects the line): a trailing comma,
+# NaN / Infinity, a number that overflows a double (cheap test: a value after ':' ',' or '[' as a number
+# starts; _NONSTANDARD then looks outside strings)
+_SUSPECT = r",[ \t\r\n]*[\]}]|[:,\[][ \t\r\n]*-?([Nn][Aa][Nn]|[Ii][Nn][Ff]|[0-9.]+[eE][+-]?[0-9]{3}|[0-9]{300})"
+_NONSTANDARD = r"[A-DF-Za-df-z]|,[ \t\r\n]*[\]}]|[0-9][eE][+-]?[0-9]{3}|[0-9]{300}"
+
+
+def strict_json(line: str) -> str:
+    """SQL: true when the JSON text `line` is read by orjson / json as DuckDB reads it, as far as the
+    query can tell (DuckDB's reader is lenient where they refuse): no trailing comma, NaN, Infinity or
+    overflowing number outside strings, no \\u0000 escape, and too few brackets to nest deeper than
+    orjson's limit (1024)."""
+    stripped = f"regexp_replace({line}, '{_JSON_STRING}|true|false|null', '', 'g')"
+    # (CASE: the costly tests only run on the few lines that need them)
+    return (f"(NOT contains({line}, '\\u0000') "
+            f"AND CASE WHEN regexp_matches({line}, '{_SUSPECT}') THEN NOT regexp_matches({stripped}, '{_NONSTANDARD}') "
+            "ELSE true END "
+            f"AND CASE WHEN strlen({line}) <= 2000 THEN true "
+            f"ELSE strlen({line}) - strlen(replace(replace({line}, '[', ''), '{{', '')) <= 1000 END)")
+
+
+def no_repeated_keys(keys: str) -> str:
+    """SQL: no list of the json_keys() list `keys` names a key twice."""
+    return f"coalesce(len(list_filter({keys}, lambda k: len(k) <> len(list_distinct(k)))) = 0, true)"

@@ -143,14 +143,15 @@ class _DefenderTable(Loader):
         values = [f"{_bulk.text(f'v[{i}]')} AS {quote(col)}" for i, col in enumerate(self.source_columns, start=3)]
         select = f"""
             SELECT n AS source_row, {', '.join(quote(c) for c in self.source_columns)}, event_ts, line AS record,
-                   event_ts IS NULL OR NOT starts_with(line, '{{') OR NOT starts_with(v[2], '{{')
+                   event_ts IS NULL OR NOT json_ok OR NOT starts_with(line, '{{') OR NOT starts_with(v[2], '{{')
                    OR NOT list_contains(?, array_to_string(json_keys(v[2]), chr(31))) AS _bad
             FROM (SELECT *, {_bulk.any_utc(quote('Timestamp'))} AS event_ts
-                  FROM (SELECT n, line, v, {', '.join(values)}
-                        FROM (SELECT n, line, json_extract_string(line, {paths}) AS v
+                  FROM (SELECT n, line, v, json_ok, {', '.join(values)}
+                        FROM (SELECT n, line, json_extract_string(line, {paths}) AS v,
+                                     {_bulk.strict_json('line')} AND {_bulk.no_repeated_keys("json_keys(line, ['$'])")} AS json_ok
                               FROM {_bulk.numbered()}
                               WHERE {_bulk.text('line')} IS NOT NULL)
-                        WHERE NOT starts_with(line, '{{') OR v[1] IS NULL OR v[2] IS NULL OR lower(v[1]) = ? OR lower(v[1]) = ?))"""
+                        WHERE NOT json_ok OR NOT starts_with(line, '{{') OR v[1] IS NULL OR v[2] IS NULL OR lower(v[1]) = ? OR lower(v[1]) = ?))"""
         table = self.table_name.lower()
         return _bulk.Bulk(reader=_bulk.lines_reader(), reader_params=[str(src.path)], select=select,
                           params=[good, table, "advancedhunting-" + table])

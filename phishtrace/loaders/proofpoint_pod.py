@@ -310,6 +310,19 @@ def _addrs(expr: str) -> str:
     return f"list_transform({expr}, lambda x: nullif(trim(trim(trim(x), '<>')), ''))"
 
 
+# the objects whose members the bulk query reads: a key repeated in one of them is read first-wins by
+# DuckDB and last-wins by orjson
+_OBJECTS = ("$", "$.envelope", "$.msg", "$.msg.header", "$.msg.normalizedHeader", "$.filter", "$.filter.quarantine",
+            "$.sm")
+
+
+def _json_ok() -> str:
+    """SQL: the line is JSON orjson reads as DuckDB does (_bulk.strict_json), with no key repeated in
+    an object the query reads."""
+    keys = "json_keys(line, [" + ", ".join(f"'{p}'" for p in _OBJECTS) + "])"
+    return f"({_bulk.strict_json('line')} AND {_bulk.no_repeated_keys(keys)})"
+
+
 def _bulk_select() -> str:
     plain = ["type", "guid", "ts", "qid", "disposition", "route", "q_folder", "q_rule", "top_action",
              "top_module", "top_rule", "sm_qid", "from", "sm_from", "sm_msgid", "sm_stat", "sm_dsn", "sm_mailer", "sm_relay"]
@@ -375,11 +388,11 @@ def _bulk_select() -> str:
                      CASE WHEN {msg} THEN {_addrs('raw_rcpts')} ELSE {_addrs('raw_to')} END AS rcpt_list,
                      regexp_matches(concat_ws(' ', list_aggregate(raw_rcpts, 'string_agg', ' '),
                                               list_aggregate(raw_to, 'string_agg', ' '), "from", sm_from), ?) AS odd_space
-              FROM (SELECT n AS source_row, line, {kind} AS kind, {ok} AS ok,
+              FROM (SELECT n AS source_row, line, {kind} AS kind, {ok} AND json_ok AS ok,
                            {', '.join(f"{_str(_j(n))} AS {n}" for n in plain if n != "type")},
                            {', '.join(f"{_first_sql(_j(n))} AS {n}" for n in arrays[1:7])},
                            {final} AS f,
                            {urls} AS urls, {rcpts} AS raw_rcpts, {to} AS raw_to
-                    FROM (SELECT n, line, json_extract(line, {paths}) AS j
+                    FROM (SELECT n, line, json_extract(line, {paths}) AS j, {_json_ok()} AS json_ok
                           FROM {_bulk.numbered()}
                           WHERE {_bulk.text('line')} IS NOT NULL)))"""
