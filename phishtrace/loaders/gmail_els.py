@@ -32,16 +32,23 @@ texts of answer 2623280 and the §5.3 summary:
 | `Archived`, `Accepted for archiving`, anything else | received | |
 
 The post-delivery status values are not documented: they are kept in raw_status and reason only.
+
+Bulk path (`bulk`): DuckDB reads a UTF-8 comma-separated export whose header is its first line, for
+the time shapes _event_ts() reads (a time without zone only with a fixed-offset --tz); any other
+row goes to parse().
 """
 
 from __future__ import annotations
 
+import csv
 import re
-from datetime import timezone
+from datetime import timedelta, timezone
 from typing import Any
 
+from phishtrace import textio
 from phishtrace.errors import InputError
-from phishtrace.loaders._csvutil import header_names, read_rows
+from phishtrace.loaders import _bulk
+from phishtrace.loaders._csvutil import header_names, norm_header, read_rows
 from phishtrace.registry import Loader, Parsed, Reject, SourceFile
 from phishtrace.timeparse import TimeParseError, parse_any, zone
 
@@ -97,6 +104,43 @@ class GmailElsCsv(Loader):
         names = header_names(text)
         return "messageid" in names and "recipientaddress" in names and (
             "eventtarget" in names or "startdate" in names)
+
+    def bulk(self, src: SourceFile, lines: int) -> _bulk.Bulk | None:
+        """DuckDB reads a comma-separated UTF-8 export whose header is its first line; a row parse()
+        would reject or read otherwise (a time shape _event_ts() does not read, a naive time without a
+        fixed --tz, white space other than the plain space in a recipient list) sends the file to parse()."""
+        if not _bulk.is_utf8_path(src.path, src.head):
+            return None
+        header = _header(src.head)
+        if header is None or not {"messageid", "recipientaddress"} <= set(header):
+            return None
+        time_col, status_col = _first(header, TIME_COLUMNS), _first(header, STATUS_COLUMNS)
+        if time_col is None or status_col is None and "eventtarget" not in header:
+            return None  # parse() refuses the file
+        at = {name: f"c{i}" for i, name in enumerate(header)}  # the last of a repeated name, as dict(zip()) keeps it
+        source = {col: at.get(key) for col, key in _SOURCE.items()}
+        source.update(status=at.get(status_col) if status_col else None,
+                      post_delivery_status=at.get(_first(header, POST_COLUMNS) or ""),
+                      details=at.get(_first(header, DETAIL_COLUMNS) or ""))
+        values = [f"nullif({c}, '') AS {col}" if c else f"NULL::VARCHAR AS {col}" for col, c in source.items()]
+        # (trim() strips the plain space and the other Zs spaces, which str.strip() strips too: a value
+        # that keeps other white space at an end matches none of _event_ts()'s shapes)
+        stamp, recipients = f"trim({at[time_col]})", at["recipientaddress"]
+        offset = _fixed_offset(src.tz)
+        # str.split() at ';' / ',' then str.strip() of each part, without the empty ones (a short row, whose
+        # missing fields are NULL, still gives a row: the bad one)
+        split = (f"list_filter(list_transform(regexp_split_to_array(coalesce({recipients}, ''), '[;,]'), "
+                 "lambda r: trim(r)), lambda r: r <> '')")
+        select = f"""
+            SELECT source_row, {', '.join(self.columns)},
+                   NOT fields_ok OR event_ts IS NULL OR regexp_matches({recipients}, ?) AS _bad
+            FROM (SELECT n + 1 AS source_row, {', '.join(values)}, nullif({stamp}, '') AS event_time,
+                         {_event_ts(stamp, offset is not None)} AS event_ts,
+                         unnest(CASE WHEN len({split}) = 0 THEN [NULL] ELSE {split} END) AS recipient, *
+                  FROM {_bulk.numbered()})"""
+        params = [_bulk.ODD_SPACE] + ([offset] * 2 if offset is not None else [])  # in textual order
+        return _bulk.Bulk(reader=_bulk.csv_reader(len(header)), reader_params=[str(src.path), 1], select=select,
+                          params=params, lines_read=lines - 1, verify=_bulk.rfc4180_verify(src.path))
 
     def parse(self, src: SourceFile) -> Parsed:
         text = src.text()
@@ -160,3 +204,69 @@ class GmailElsCsv(Loader):
             raise InputError(src.path, line, f"time {stamp!r} carries no zone: give the zone the export "
                                               "was written in with --tz") from None
 
+
+# -- the bulk path ----------------------------------------------------------------------------------
+
+# raw columns read as they are ('' gives NULL), by their normalised header name
+_SOURCE = {"start_date": "startdate", "end_date": "enddate", "message_id": "messageid", "sender": "sender",
+           "subject": "subject", "direction": "direction", "message_size": "messagesize",
+           "attachments": "attachments", "event_target": "eventtarget"}
+_ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?"
+_US = r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2} [AP]M"
+_OFFSET = r"[+-]([01]\d|2[0-3]):?[0-5]\d"
+# a zone suffix _split_zone() reads: ' UTC', 'GMT', ' GMT+01:00' (the offset captured)
+_SUFFIX = r" ?(UTC|GMT)([+-]([01]\d|2[0-3]):[0-5]\d)?"
+_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT"})
+
+
+def _header(head: bytes) -> list[str] | None:
+    """The normalised names of the header when it is the whole first line of the head, else None."""
+    first = textio.head_text(head).lstrip("\ufeff").split("\n", 1)
+    line = first[0].rstrip("\r")
+    if len(first) < 2 or "\r" in line or not line.strip():
+        return None
+    try:
+        return [norm_header(n) for n in next(csv.reader([line], strict=True))]
+    except (csv.Error, StopIteration):
+        return None
+
+
+def _fixed_offset(tz) -> str | None:
+    """'+hh:mm' of a --tz with one offset all year (a fixed offset or UTC), else None: a time without a
+    zone is then only read by parse()."""
+    if isinstance(tz, timezone):
+        delta = tz.utcoffset(None)
+    elif getattr(tz, "key", None) in _UTC_NAMES:
+        delta = timedelta(0)
+    else:
+        return None
+    minutes, rest = divmod(delta, timedelta(minutes=1))
+    if rest or abs(minutes) >= 24 * 60:
+        return None
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _as_iso(value: str) -> str:
+    """SQL: an ISO or en-US naive time as 'YYYY-MM-DDTHH:MM:SS[.fff]' (NULL for an impossible en-US one)."""
+    return (f"CASE WHEN strpos({value}, '/') > 0 "
+            f"THEN strftime(try_strptime({value}, '%m/%d/%Y %I:%M:%S %p'), '%Y-%m-%dT%H:%M:%S') "
+            f"ELSE regexp_replace({value}, '^(\\d{{4}}-\\d{{2}}-\\d{{2}}) ', '\\1T') END")
+
+
+def _event_ts(stamp: str, fixed_tz: bool) -> str:
+    """SQL: GmailElsCsv._when() of a trimmed time value, for the shapes read here: ISO 8601 with an
+    offset; an ISO or en-US time with a UTC / GMT / GMT+hh:mm suffix; and, when `fixed_tz` (two
+    params: the --tz offset), an ISO or en-US time without zone. NULL for any other value (parse()
+    then decides)."""
+    naive = f"({_ISO}|{_US})"
+    zoned = _bulk.iso_utc(_as_iso(stamp), zoned=True)
+    before_suffix = _as_iso(f"regexp_extract({stamp}, '^{naive}{_SUFFIX}$', 1)")
+    suffix_offset = f"coalesce(nullif(regexp_extract({stamp}, '{_SUFFIX}$', 2), ''), 'Z')"
+    suffixed = _bulk.iso_utc(f"{before_suffix} || {suffix_offset}", zoned=True)
+    cases = [f"WHEN regexp_full_match({stamp}, '{_ISO}(Z|{_OFFSET})') THEN {zoned}",
+             f"WHEN regexp_full_match({stamp}, '{naive}{_SUFFIX}') THEN {suffixed}"]
+    if fixed_tz:
+        cases.append(f"WHEN regexp_full_match({stamp}, '{naive}') THEN "
+                     + _bulk.iso_utc(f"{_as_iso(stamp)} || ?", zoned=True))
+    return f"CASE {' '.join(cases)} END"
