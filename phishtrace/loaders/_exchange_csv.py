@@ -94,6 +94,18 @@ def split_recipients(addresses: str | None, statuses: str | None) -> list[tuple[
     return [(a, status) for a in addrs]
 
 
+def split_row_columns(sources: dict[str, str | None], columns) -> tuple[dict[str, str], str, str]:
+    """For a bulk query whose rows are split per recipient (split_recipients_sql): `sources` maps each
+    raw text column to its csv_reader column (None: not in the file). Returns the column expressions
+    ('' gives NULL), the select list of the columns other than recipient_address / recipient_status,
+    and the output list of `columns` with those two taken from the split's `pair`."""
+    raw = {col: f"nullif({c}, '')" if c else "CAST(NULL AS VARCHAR)" for col, c in sources.items()}
+    pair = {"recipient_address": "pair.r", "recipient_status": "pair.s"}
+    values = ", ".join(f"{v} AS {c}" for c, v in raw.items() if c not in pair)
+    out = ", ".join(f"{pair[c]} AS {c}" if c in pair else c for c in columns)
+    return raw, values, out
+
+
 def split_recipients_sql(addresses: str, statuses: str) -> str:
     """split_recipients() in SQL, for a bulk query: the head of a SELECT (to be continued with the
     columns of its inner FROM) adding `pairs`, the list of (recipient r, status s) structs of one row,

@@ -204,11 +204,8 @@ def bulk_plan(loader: Loader, src: SourceFile, lines: int) -> _bulk.Bulk | None:
         return None
     skip, layout, name = block
     at = {f: i for i, f in enumerate(layout)}  # the last of a repeated name, as dict(zip()) keeps it
-    raw = {column(f): f"nullif(c{at[f]}, '')" if f in at else "CAST(NULL AS VARCHAR)" for f in FIELDS_30}
-    values = ", ".join(f"{v} AS {c}" for c, v in raw.items() if c not in ("recipient_address", "recipient_status"))
-    cols = [c for c in loader.columns]
-    out = ", ".join("pair.r AS recipient_address" if c == "recipient_address" else
-                    "pair.s AS recipient_status" if c == "recipient_status" else c for c in cols)
+    raw, values, out = xcsv.split_row_columns(
+        {column(f): f"c{at[f]}" if f in at else None for f in FIELDS_30}, loader.columns)
     select = f"""
         SELECT source_row, {out},
                NOT fields_ok OR NOT split_ok OR event_ts IS NULL OR starts_with(c0, '#') OR starts_with(c0, chr(65279)) AS _bad

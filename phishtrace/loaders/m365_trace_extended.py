@@ -103,12 +103,10 @@ class M365TraceExtendedCsv(Loader):
             return None
         keys, kind, time_col = header
         at = {k: i for i, k in enumerate(keys)}  # the last of a repeated name, as dict(zip()) keeps it
-        raw = {c: f"nullif(c{at[c]}, '')" if c in at else "CAST(NULL AS VARCHAR)" for c in TEXT_COLUMNS}
+        raw, values, out = xcsv.split_row_columns({c: f"c{at[c]}" if c in at else None for c in TEXT_COLUMNS},
+                                                  self.columns)
         split = (xcsv.split_recipients_sql(raw["recipient_address"], raw["recipient_status"]) if kind == "extended"
                  else _summary_split_select(raw["recipient_status"]))
-        pair = {"recipient_address": "pair.r", "recipient_status": "pair.s"}
-        values = ", ".join(f"{v} AS {c}" for c, v in raw.items() if c not in pair)
-        out = ", ".join(f"{pair[c]} AS {c}" if c in pair else c for c in self.columns)
         when = f"c{at[time_col]}"
         # (a repeated header, skipped by parse(), has a time value that is no timestamp: it is bad here)
         select = f"""
