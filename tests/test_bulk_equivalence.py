@@ -217,3 +217,35 @@ def test_json_duckdb_reads_leniently_goes_to_the_parser(source, variant, tmp_pat
     slow, _ = load(path, source, monkeypatch, python=True)
     assert same(fast, slow)
     assert taken is not True, "the bulk path must not load it"
+
+
+# lines of a Defender envelope file that the bulk query filters or keeps by what it staged per line
+DEFENDER_LINES = {
+    # blank and white-space-only lines are skipped by both readers (the bulk path wants two records first)
+    "blank-lines": (lambda lines: [*lines[:2], "", "  \t", *lines[2:]], True),
+    # a record of the other table is left out by both
+    "other-table": (lambda lines: [lines[0].replace("AdvancedHunting-EmailEvents", "AdvancedHunting-EmailPostDeliveryEvents",
+                                                    1), *lines[1:]], True),
+    # a category with no properties object: parse() reads it as a plain record (no DeliveryAction: skipped),
+    # the bulk query keeps it to mark it, so the file goes to parse()
+    "category-without-properties": (lambda lines: [*lines[:2], '{"category":"AdvancedHunting-Other","x":1}',
+                                                   *lines[2:]], False),
+    "properties-null": (lambda lines: [*lines[:2], '{"category":"AdvancedHunting-Other","properties":null}',
+                                       *lines[2:]], False),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(DEFENDER_LINES))
+def test_defender_lines_the_bulk_filter_decides_read_the_same_either_way(variant, tmp_path, monkeypatch):
+    sample = ROOT / "data" / "samples" / "acme" / "defender_email_events.json"
+    edit, bulk = DEFENDER_LINES[variant]
+    lines = sample.read_text(encoding="utf-8").splitlines()
+    assert "AdvancedHunting-EmailEvents" in lines[0]
+    path = tmp_path / sample.name
+    path.write_text("\n".join(edit(lines)) + "\n", encoding="utf-8")
+    fast, taken = load(path, "defender_email_events", monkeypatch, python=False)
+    slow, _ = load(path, "defender_email_events", monkeypatch, python=True)
+    assert same(fast, slow)
+    assert taken is bulk
+    if variant == "other-table":
+        assert fast[0].height == len(lines) - 1

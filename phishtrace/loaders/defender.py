@@ -141,19 +141,25 @@ class _DefenderTable(Loader):
         paths = "[" + ", ".join(f"'$.{n}'" for n in names) + "]"
         # source column values as parse() gives them: text, None, or the JSON of other values
         values = [f"{_bulk.text(f'v[{i}]')} AS {quote(col)}" for i, col in enumerate(self.source_columns, start=3)]
+        # (what the filter below reads is computed while the lines are staged: see json_lines_reader)
+        unique_keys = _bulk.no_repeated_keys("json_keys(line, ['$'])")
+        reader = _bulk.json_lines_reader(
+            "json_extract_string(line, '$.category') AS category",
+            "coalesce(json_type(line, '$.properties'), 'NULL') = 'NULL' AS no_properties",
+            f"{_bulk.strict_json('line')} AND {unique_keys} AS json_ok")
         select = f"""
             SELECT n AS source_row, {', '.join(quote(c) for c in self.source_columns)}, event_ts, line AS record,
                    event_ts IS NULL OR NOT json_ok OR NOT starts_with(line, '{{') OR NOT starts_with(v[2], '{{')
                    OR NOT list_contains(?, array_to_string(json_keys(v[2]), chr(31))) AS _bad
             FROM (SELECT *, {_bulk.any_utc(quote('Timestamp'))} AS event_ts
                   FROM (SELECT n, line, v, json_ok, {', '.join(values)}
-                        FROM (SELECT n, line, json_extract_string(line, {paths}) AS v,
-                                     {_bulk.strict_json('line')} AND {_bulk.no_repeated_keys("json_keys(line, ['$'])")} AS json_ok
+                        FROM (SELECT n, line, json_ok, json_extract_string(line, {paths}) AS v
                               FROM {_bulk.numbered()}
-                              WHERE {_bulk.text('line')} IS NOT NULL)
-                        WHERE NOT json_ok OR NOT starts_with(line, '{{') OR v[1] IS NULL OR v[2] IS NULL OR lower(v[1]) = ? OR lower(v[1]) = ?))"""
+                              WHERE {_bulk.text('line')} IS NOT NULL
+                                AND (NOT json_ok OR NOT starts_with(line, '{{') OR category IS NULL OR no_properties
+                                     OR lower(category) = ? OR lower(category) = ?))))"""
         table = self.table_name.lower()
-        return _bulk.Bulk(reader=_bulk.lines_reader(), reader_params=[str(src.path)], select=select,
+        return _bulk.Bulk(reader=reader, reader_params=[str(src.path)], select=select,
                           params=[good, table, "advancedhunting-" + table])
 
     def _good_key_sets(self, head: str) -> list[str]:
