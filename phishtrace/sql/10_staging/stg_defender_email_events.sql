@@ -8,7 +8,7 @@
 -- DeliveryLocation, a second row at the same Timestamp records the later move: to quarantine / junk /
 -- deleted = removed_post_delivery, back to the inbox = redelivered (released, at the server hop, when
 -- it left quarantine), to another folder = moved_by_rule.
-WITH r AS (
+WITH r AS NOT MATERIALIZED (  -- (read twice; scanning the table again is cheaper than storing it)
     SELECT *,
            lower(trim(coalesce(DeliveryAction, ''))) AS da,
            lower(trim(coalesce(DeliveryLocation, ''))) AS dl,

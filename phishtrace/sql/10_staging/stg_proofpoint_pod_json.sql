@@ -5,7 +5,7 @@
 -- quarantine is a copy, not a quarantine.
 -- maillog `to=` lines carry no Message-ID, sender, subject or token of their own: they are taken
 -- from the `from=` line or message record with the same queue id (same customer).
-WITH r AS (
+WITH r AS NOT MATERIALIZED (  -- (read twice; scanning the table again is cheaper than storing it)
     SELECT *,
            lower(CASE WHEN final_source = 'top-level' THEN final_action
                       ELSE coalesce(disposition, final_action) END) AS verdict,
