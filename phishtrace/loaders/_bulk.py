@@ -190,7 +190,7 @@ def any_utc(expr: str) -> str:
     return f"CASE WHEN strpos(left({expr}, 6), '/') > 0 THEN {en_us_utc(expr)} ELSE {iso_utc(expr)} END"
 
 
-def is_utf8_path(path: Path, head: bytes) -> bool:
+def is_utf8(head: bytes) -> bool:
     """A file that starts as UTF-8 (a UTF-8 BOM is fine), the encoding every bulk reader reads."""
     return not head.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in head[:4096]
 
@@ -198,7 +198,7 @@ def is_utf8_path(path: Path, head: bytes) -> bool:
 def csv_encoding(head: bytes) -> str | None:
     """The encoding (of ENCODINGS) csv_reader() reads a file in, from its first bytes: UTF-8, or UTF-16
     little-endian with or without BOM; None for UTF-16 big-endian."""
-    if is_utf8_path(Path(), head):
+    if is_utf8(head):
         return "utf-8"
     return "utf-16" if textio.detect_encoding(head) in ("utf-16-le", "utf-16") and not head.startswith(b"\xfe\xff") \
         else None

@@ -20,7 +20,7 @@ def plan(src: SourceFile, lines: int, columns: dict[str, str]) -> _bulk.Bulk | N
         """DuckDB reads newline-delimited records: nested `event_info` / `message_info` records, or
         BigQuery REST rows that each carry the first line's schema (or none). One-document files (a
         JSON array, a jobs.query response) and any line parse() would read otherwise go to parse()."""
-        if not _bulk.is_utf8_path(src.path, src.head):
+        if not _bulk.is_utf8(src.head):
             return None
         line = _first_line(src.head)
         try:

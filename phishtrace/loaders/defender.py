@@ -129,7 +129,7 @@ class _DefenderTable(Loader):
     def bulk(self, src: SourceFile, lines: int) -> _bulk.Bulk | None:
         """DuckDB reads JSON lines of streaming / storage envelopes (the common large export); plain
         records, CSV, one-document files and any line parse() would treat otherwise go to parse()."""
-        if not _bulk.is_utf8_path(src.path, src.head) or lines < 2:
+        if not _bulk.is_utf8(src.head) or lines < 2:
             return None
         first_two = textio.head_text(src.head).split("\n", 2)[:2]
         if len(first_two) < 2 or not all(line.strip().startswith("{") for line in first_two):

@@ -197,7 +197,7 @@ def bulk_plan(loader: Loader, src: SourceFile, lines: int) -> _bulk.Bulk | None:
     """ExchangeMsgtrk.bulk: DuckDB reads a UTF-8 log whose header lines all come first (or a header-less log with
     --fields); a '#' line further down, a row of another field count, a time parse() reads otherwise
     and every other unusual row send the file to parse()."""
-    if not _bulk.is_utf8_path(src.path, src.head):
+    if not _bulk.is_utf8(src.head):
         return None
     block = _header_block(src)
     if block is None:

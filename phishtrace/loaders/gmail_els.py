@@ -109,7 +109,7 @@ class GmailElsCsv(Loader):
         """DuckDB reads a comma-separated UTF-8 export whose header is its first line; a row parse()
         would reject or read otherwise (a time shape _event_ts() does not read, a naive time without a
         fixed --tz, white space other than the plain space in a recipient list) sends the file to parse()."""
-        if not _bulk.is_utf8_path(src.path, src.head):
+        if not _bulk.is_utf8(src.head):
             return None
         header = _header(src.head)
         if header is None or not {"messageid", "recipientaddress"} <= set(header):

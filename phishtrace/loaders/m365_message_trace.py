@@ -303,7 +303,7 @@ class M365MessageTrace(Loader):
     def bulk(self, src: SourceFile, lines: int) -> _bulk.Bulk | None:
         """DuckDB reads a comma-separated UTF-8 Export-Csv (`csv` shape, header on line 1 or after the
         '#TYPE' line); every other shape, and any row parse() would treat otherwise, goes to parse()."""
-        if not _bulk.is_utf8_path(src.path, src.head):
+        if not _bulk.is_utf8(src.head):
             return None
         text = textio.head_text(src.head)
         if text.lstrip("\ufeff \t\r\n").startswith(("{", "[")):

@@ -105,7 +105,7 @@ class PhishSimExport(Loader):
     def bulk(self, src: SourceFile, lines: int) -> _bulk.Bulk | None:
         """DuckDB reads a comma-separated UTF-8 export whose header is its first line, each documented
         column named once; any row parse() would reject or read otherwise sends the file to parse()."""
-        if not _bulk.is_utf8_path(src.path, src.head):
+        if not _bulk.is_utf8(src.head):
             return None
         first = textio.head_text(src.head).lstrip("\ufeff").split("\n", 1)
         if len(first) < 2:

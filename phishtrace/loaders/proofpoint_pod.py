@@ -143,7 +143,7 @@ class ProofpointPodJson(Loader):
         """DuckDB reads UTF-8 JSON lines; a line parse() would reject or read otherwise (a value of an
         unexpected JSON type, a timestamp without offset, odd white space in an address) sends the file
         to parse()."""
-        if not _bulk.is_utf8_path(src.path, src.head):
+        if not _bulk.is_utf8(src.head):
             return None
         if not textio.head_text(src.head).lstrip("\ufeff \t\r\n").startswith("{"):
             return None
