@@ -77,15 +77,15 @@ def lines_reader(encoding: str = "utf-8") -> str:
             f"auto_detect = false, encoding = '{encoding}')")
 
 
-def json_lines_reader(*columns: str) -> str:
-    """Bulk.reader (parameter: path): lines_reader() plus the given `expression AS name` columns,
+def json_lines_reader(**columns: str) -> str:
+    """Bulk.reader (parameter: path): lines_reader() plus a column per keyword (name = SQL expression),
     computed from `line` while the file is staged (NULL for a blank line). Whatever a bulk query's
     filter refers to belongs here: DuckDB pushes a filter below the projections and evaluates the
     expression behind each column it names once per reference, so a filter on an extracted JSON value
     would parse the line again for each."""
     blank = f"{text('line')} IS NULL"
     computed = ", ".join(f"CASE WHEN {blank} THEN NULL ELSE {expr} END AS {name}"
-                         for expr, name in (c.rsplit(" AS ", 1) for c in columns))
+                         for name, expr in columns.items())
     return f"SELECT line, {computed} FROM ({lines_reader()})"
 
 

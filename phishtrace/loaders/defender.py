@@ -144,9 +144,9 @@ class _DefenderTable(Loader):
         # (what the filter below reads is computed while the lines are staged: see json_lines_reader)
         unique_keys = _bulk.no_repeated_keys("json_keys(line, ['$'])")
         reader = _bulk.json_lines_reader(
-            "json_extract_string(line, '$.category') AS category",
-            "coalesce(json_type(line, '$.properties'), 'NULL') = 'NULL' AS no_properties",
-            f"{_bulk.strict_json('line')} AND {unique_keys} AS json_ok")
+            category="json_extract_string(line, '$.category')",
+            no_properties="coalesce(json_type(line, '$.properties'), 'NULL') = 'NULL'",
+            json_ok=f"{_bulk.strict_json('line')} AND {unique_keys}")
         select = f"""
             SELECT n AS source_row, {', '.join(quote(c) for c in self.source_columns)}, event_ts, line AS record,
                    event_ts IS NULL OR NOT json_ok OR NOT starts_with(line, '{{') OR NOT starts_with(v[2], '{{')
