@@ -7,6 +7,7 @@ import csv
 import io
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -243,3 +244,18 @@ def test_a_quote_shape_is_read_as_python_reads_it_or_refused(line, tmp_path):
         return  # refused: the file goes to parse()
     agree = len(duck) == 1 and duck[0][2] and list(duck[0][:2]) == python
     assert agree or not _bulk.rfc4180_verify(path)(con, "", 0), (duck, python)
+
+
+def test_csv_header_is_the_whole_first_line_or_nothing():
+    sample = (Path(__file__).resolve().parents[1] / "data" / "samples" / "acme" / "phishsim_export.csv").read_bytes()
+    first, rest = sample.split(b"\n", 1)
+    names = first.rstrip(b"\r").decode().split(",")
+    assert _bulk.csv_header(sample) == names
+    assert _bulk.csv_header(b"\xef\xbb\xbf" + first.rstrip(b"\r") + b"\r\n" + rest) == names  # BOM, CRLF
+    assert _bulk.csv_header(b'"a","b ""x"""\n1,2\n') == ["a", 'b "x"']
+    for head in (first,  # the record does not end within the head
+                 b"\n" + sample,  # blank first line
+                 b'"a\nb",c\n1,2\n',  # a quoted line break: the header is two lines
+                 b"a\rb,c\n1,2\n",  # a bare CR
+                 b'"a,b\n1,2\n'):  # an open quote
+        assert _bulk.csv_header(head) is None, head[:20]

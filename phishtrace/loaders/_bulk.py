@@ -14,6 +14,7 @@ reports (file, line, reason), and a file is never half loaded.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,20 @@ def json_lines_reader(**columns: str) -> str:
     computed = ", ".join(f"CASE WHEN {blank} THEN NULL ELSE {expr} END AS {name}"
                          for name, expr in columns.items())
     return f"SELECT line, {computed} FROM ({lines_reader()})"
+
+
+def csv_header(head: bytes) -> list[str] | None:
+    """The fields of a CSV file's first line when that line is the whole header record and ends within
+    the head (not blank, no quoted line break, no bare CR), else None: the bulk path then leaves the
+    file to parse()."""
+    first = textio.head_text(head).lstrip("\ufeff").split("\n", 1)
+    line = first[0].rstrip("\r")
+    if len(first) < 2 or "\r" in line or not line.strip():
+        return None
+    try:
+        return next(csv.reader([line], strict=True))
+    except (csv.Error, StopIteration):
+        return None
 
 
 def stage(con: Any, bulk: Bulk) -> int | None:
@@ -230,3 +245,11 @@ def strict_json(line: str) -> str:
 def no_repeated_keys(keys: str) -> str:
     """SQL: no list of the json_keys() list `keys` names a key twice."""
     return f"coalesce(len(list_filter({keys}, lambda k: len(k) <> len(list_distinct(k)))) = 0, true)"
+
+
+def json_ok(objects: tuple[str, ...]) -> str:
+    """SQL: the JSON line `line` is read by orjson as DuckDB reads it (strict_json), with no key repeated
+    in any of the `objects` (JSON paths) whose members the query reads: DuckDB reads a repeated key's
+    first value, orjson its last."""
+    keys = "json_keys(line, [" + ", ".join(f"'{p}'" for p in objects) + "])"
+    return f"({strict_json('line')} AND {no_repeated_keys(keys)})"

@@ -40,12 +40,10 @@ row goes to parse().
 
 from __future__ import annotations
 
-import csv
 import re
 from datetime import timedelta, timezone
 from typing import Any
 
-from phishtrace import textio
 from phishtrace.errors import InputError
 from phishtrace.loaders import _bulk
 from phishtrace.loaders._csvutil import header_names, norm_header, read_rows
@@ -111,8 +109,11 @@ class GmailElsCsv(Loader):
         fixed --tz, white space other than the plain space in a recipient list) sends the file to parse()."""
         if not _bulk.is_utf8(src.head):
             return None
-        header = _header(src.head)
-        if header is None or not {"messageid", "recipientaddress"} <= set(header):
+        fields = _bulk.csv_header(src.head)
+        if fields is None:
+            return None
+        header = [norm_header(n) for n in fields]
+        if not {"messageid", "recipientaddress"} <= set(header):
             return None
         time_col, status_col = _first(header, TIME_COLUMNS), _first(header, STATUS_COLUMNS)
         if time_col is None or status_col is None and "eventtarget" not in header:
@@ -217,18 +218,6 @@ _OFFSET = r"[+-]([01]\d|2[0-3]):?[0-5]\d"
 # a zone suffix _split_zone() reads: ' UTC', 'GMT', ' GMT+01:00' (the offset captured)
 _SUFFIX = r" ?(UTC|GMT)([+-]([01]\d|2[0-3]):[0-5]\d)?"
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT"})
-
-
-def _header(head: bytes) -> list[str] | None:
-    """The normalised names of the header when it is the whole first line of the head, else None."""
-    first = textio.head_text(head).lstrip("\ufeff").split("\n", 1)
-    line = first[0].rstrip("\r")
-    if len(first) < 2 or "\r" in line or not line.strip():
-        return None
-    try:
-        return [norm_header(n) for n in next(csv.reader([line], strict=True))]
-    except (csv.Error, StopIteration):
-        return None
 
 
 def _fixed_offset(tz) -> str | None:

@@ -9,9 +9,6 @@ statuses are matched case-insensitively.
 
 from __future__ import annotations
 
-import csv
-
-from phishtrace import textio
 from phishtrace.errors import InputError
 from phishtrace.loaders import _bulk
 from phishtrace.loaders._csvutil import header_names, norm_header, read_rows
@@ -107,13 +104,10 @@ class PhishSimExport(Loader):
         column named once; any row parse() would reject or read otherwise sends the file to parse()."""
         if not _bulk.is_utf8(src.head):
             return None
-        first = textio.head_text(src.head).lstrip("\ufeff").split("\n", 1)
-        if len(first) < 2:
+        fields = _bulk.csv_header(src.head)
+        if fields is None:
             return None
-        try:
-            names = [norm_header(n) for n in next(csv.reader([first[0].rstrip("\r")], strict=True))]
-        except csv.Error:
-            return None
+        names = [norm_header(n) for n in fields]
         keys = {c: _KEYS[c][0] for c in EXPORT_COLUMNS}
         if any(names.count(k) > 1 for k in keys.values()) or not all(keys[c] in names for c in EXPORT_REQUIRED):
             return None

@@ -316,13 +316,6 @@ _OBJECTS = ("$", "$.envelope", "$.msg", "$.msg.header", "$.msg.normalizedHeader"
             "$.sm")
 
 
-def _json_ok() -> str:
-    """SQL: the line is JSON orjson reads as DuckDB does (_bulk.strict_json), with no key repeated in
-    an object the query reads."""
-    keys = "json_keys(line, [" + ", ".join(f"'{p}'" for p in _OBJECTS) + "])"
-    return f"({_bulk.strict_json('line')} AND {_bulk.no_repeated_keys(keys)})"
-
-
 def _bulk_select() -> str:
     plain = ["type", "guid", "ts", "qid", "disposition", "route", "q_folder", "q_rule", "top_action",
              "top_module", "top_rule", "sm_qid", "from", "sm_from", "sm_msgid", "sm_stat", "sm_dsn", "sm_mailer", "sm_relay"]
@@ -393,6 +386,6 @@ def _bulk_select() -> str:
                            {', '.join(f"{_first_sql(_j(n))} AS {n}" for n in arrays[1:7])},
                            {final} AS f,
                            {urls} AS urls, {rcpts} AS raw_rcpts, {to} AS raw_to
-                    FROM (SELECT n, line, json_extract(line, {paths}) AS j, {_json_ok()} AS json_ok
+                    FROM (SELECT n, line, json_extract(line, {paths}) AS j, {_bulk.json_ok(_OBJECTS)} AS json_ok
                           FROM {_bulk.numbered()}
                           WHERE {_bulk.text('line')} IS NOT NULL)))"""
