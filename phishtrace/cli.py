@@ -323,7 +323,7 @@ def demo(samples_dir, db):
 @click.option("--max-rows", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Rows of the not-in-inbox table shown in the HTML (the CSV has all).")
 @click.option("--notebook", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Another report notebook with the same parameters (default: notebooks/delivery_report.ipynb).")
+              help="Another report notebook with the same parameters (default: the bundled delivery_report.ipynb).")
 @handle_errors
 def report(db, customers, all_customers, campaign, out_dir, jobs, as_of, mask_recipients, mask_key, latency_unit,
            max_rows, notebook):

@@ -30,7 +30,19 @@ from phishtrace.errors import PhishtraceError
 from phishtrace.masking import KEY_ENV, Masker
 from phishtrace.report_params import ReportParams
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "delivery_report.ipynb"
+# notebooks ship inside an installed wheel (phishtrace/_notebooks, see setup.py); a checkout has them in notebooks/
+NOTEBOOK_DIRS = (Path(__file__).resolve().parent / "_notebooks", Path(__file__).resolve().parents[1] / "notebooks")
+
+
+def notebook_path(name: str) -> Path:
+    """The bundled notebook `name` (e.g. delivery_report.ipynb): the installed copy, else the checkout's."""
+    for folder in NOTEBOOK_DIRS:
+        if (folder / name).is_file():
+            return folder / name
+    return NOTEBOOK_DIRS[-1] / name
+
+
+NOTEBOOK = notebook_path("delivery_report.ipynb")
 KERNEL_NAME = "phishtrace-report"
 CELL_TIMEOUT = 3600
 
