@@ -1,6 +1,7 @@
 -- Campaign-level warnings (DESIGN §4.4): scheduling stalled; recipients still Sent long after their peers were
--- delivered (likely quarantine); automated-click share; human click rate jumping against the previous run
--- (allowlisting broke); bounces concentrated on one domain; the simulation's URL classified as a threat by
+-- delivered (likely quarantine); automated-click share; the human interaction rate or the automated share of
+-- interactions jumping against the previous run of the campaign (allowlisting broke); bounces concentrated on
+-- one domain; the simulation's URL classified as a threat by
 -- Proofpoint TAP (a clean simulation never appears in TAP, so any record there means URL Defense will block
 -- or rewrite its link until it is allowlisted).
 WITH o AS (SELECT * FROM fct_recipient_outcomes),
@@ -17,9 +18,11 @@ runs AS (
            count(*) FILTER (WHERE sent_at IS NOT NULL) AS sent
     FROM o GROUP BY ALL
 ), ranked AS (
-    SELECT *, lag(CASE WHEN sent > 0 THEN human / sent END) OVER (PARTITION BY customer, campaign ORDER BY run_first_sent NULLS LAST, run) AS prev_rate,
-           CASE WHEN sent > 0 THEN human / sent END AS rate
-    FROM runs
+    SELECT *, lag(rate) OVER w AS prev_rate, lag(automated_share) OVER w AS prev_automated_share
+    FROM (SELECT *, CASE WHEN sent > 0 THEN human / sent END AS rate,
+                 CASE WHEN interactions > 0 THEN automated / interactions END AS automated_share
+          FROM runs)
+    WINDOW w AS (PARTITION BY customer, campaign ORDER BY run_first_sent NULLS LAST, run)
 ), tap AS (
     SELECT m.customer, m.campaign, m.run, count(DISTINCT e.message_key) AS recipients,
            string_agg(DISTINCT regexp_extract(e.reason, 'tap_threat:([A-Za-z_]+)', 1), ', ') AS classes
@@ -53,6 +56,13 @@ SELECT customer, campaign, run, 'phish_rate_jump', 'medium', CAST(human AS BIGIN
        'human interaction rate ' || CAST(round(100 * rate) AS BIGINT) || ' % against ' ||
        CAST(round(100 * prev_rate) AS BIGINT) || ' % in the previous run: check allowlisting and scanner exclusions.'
 FROM ranked WHERE prev_rate IS NOT NULL AND rate >= 2 * prev_rate AND rate - prev_rate >= 0.2
+UNION ALL
+SELECT customer, campaign, run, 'automated_share_jump', 'high', CAST(automated AS BIGINT),
+       CAST(round(100 * automated_share) AS BIGINT) || ' % of interactions look automated against ' ||
+       CAST(round(100 * prev_automated_share) AS BIGINT) || ' % in the previous run: link scanners now reach the '
+       || 'simulation; check allowlisting and scanner exclusions before reading this run''s results.'
+FROM ranked WHERE prev_automated_share IS NOT NULL AND automated_share >= 2 * prev_automated_share
+                  AND automated_share - prev_automated_share >= 0.2
 UNION ALL
 SELECT customer, campaign, run, 'bounce_concentration', 'medium', bounced,
        bounced || ' of ' || n || ' recipients at ' || domain || ' bounced: check that domain''s mail filter or routing.'
