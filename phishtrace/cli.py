@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import contextlib
 import functools
 import os
 import sys
@@ -29,35 +30,51 @@ def db_option(f):
                         help="DuckDB workspace file (default ./phishtrace.duckdb, or $PHISHTRACE_DB; ':memory:' works).")(f)
 
 
+# the view settings a command line can change (Workspace.configure; defaults in docs/outcomes.md)
+TUNING = (
+    ("--scanner-seconds", "scanner_seconds", "Interactions within this many seconds of delivery are automated (default 60)."),
+    ("--window-hours", "window_hours", "Match mail events up to this many hours after sending (default 72)."),
+    ("--window-before-minutes", "window_before_minutes",
+     "Match mail events from this many minutes before the platform's Sent time (default 5)."),
+    ("--stall-minutes", "stall_minutes", "Scheduling longer than this after the run started is stalled (default 10)."),
+    ("--held-hours", "held_hours", "Scheduled and not sent this many hours later is held (default 24)."),
+    ("--burst-seconds", "burst_seconds",
+     "One IP interacting with --burst-recipients recipients within this many seconds is automated (default 10)."),
+    ("--burst-recipients", "burst_recipients", "Recipients that make a burst (default 3)."),
+)
+
+
 def view_options(f):
-    """Options that tune the views for one command (session variables, see docs/outcomes.md)."""
-    opts = [
-        click.option("--as-of", default=None, metavar="TIMESTAMP",
-                     help="'Now' for stalled/held judgements (ISO 8601; default: latest timestamp loaded)."),
-        click.option("--scanner-seconds", type=int, default=None,
-                     help="Interactions within this many seconds of delivery are automated (default 60)."),
-        click.option("--window-hours", type=int, default=None,
-                     help="Match mail events up to this many hours after sending (default 72)."),
-    ]
+    """Options that tune the views for one command (session variables, see docs/outcomes.md); the
+    command receives them as one `tuning` dict for _tuned()."""
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        tuning = {key: kwargs.pop(key) for key in ("as_of", *(name for _, name, _ in TUNING))}
+        return f(*args, tuning=tuning, **kwargs)
+
+    opts = [click.option("--as-of", default=None, metavar="TIMESTAMP",
+                         help="'Now' for stalled/held judgements (ISO 8601; default: latest timestamp loaded).")]
+    opts += [click.option(flag, name, type=click.IntRange(min=1 if name == "burst_recipients" else 0), default=None,
+                          help=text) for flag, name, text in TUNING]
     for opt in reversed(opts):
-        f = opt(f)
-    return f
+        wrapper = opt(wrapper)
+    return wrapper
 
 
-def _configure(ws, as_of=None, scanner_seconds=None, window_hours=None) -> None:
-    settings = {}
-    if as_of:
+@contextlib.contextmanager
+def _tuned(db, tuning: dict):
+    """The workspace with the command's view settings for this command only (Workspace.preview): read-only
+    unless a different matching window has to recompute the models (then nothing of that is kept)."""
+    settings = {key: value for key, value in tuning.items() if value is not None and key != "as_of"}
+    if tuning.get("as_of"):
         from phishtrace.timeparse import TimeParseError, parse_iso
         try:
-            settings["as_of"] = parse_iso(as_of)
+            settings["as_of"] = parse_iso(tuning["as_of"])
         except TimeParseError as exc:
             raise PhishtraceError(f"--as-of: {exc}") from None
-    if scanner_seconds is not None:
-        settings["scanner_seconds"] = scanner_seconds
-    if window_hours is not None:
-        settings["window_hours"] = window_hours
-    if settings:
-        ws.configure(**settings)
+    window = any(settings.get(key) is not None for key in ("window_hours", "window_before_minutes"))
+    with _open(db, read_only=_exists(db) and not window) as ws, ws.preview(**settings):
+        yield ws
 
 
 def handle_errors(f):
@@ -172,9 +189,8 @@ def _query_command(name: str, help_text: str, method: str, columns: list[str] | 
     @click.option("--all-columns", is_flag=True, help="Every column of the view, not only the main ones.")
     @view_options
     @handle_errors
-    def command(db, customer, campaign, fmt, all_columns, as_of, scanner_seconds, window_hours):
-        with _open(db, read_only=_exists(db)) as ws:
-            _configure(ws, as_of, scanner_seconds, window_hours)
+    def command(db, customer, campaign, fmt, all_columns, tuning):
+        with _tuned(db, tuning) as ws:
             fn = getattr(ws, method)
             df = fn(customer, campaign) if campaign is not None or method != "coverage" else fn(customer)
             if columns and not all_columns:
@@ -239,10 +255,9 @@ def coverage(db, customer, fmt):
 @click.option("--format", "fmt", type=FORMATS, default="table")
 @view_options
 @handle_errors
-def trace(db, recipient, customer, fmt, as_of, scanner_seconds, window_hours):
+def trace(db, recipient, customer, fmt, tuning):
     """Timeline of one RECIPIENT across hops: platform facts, every mail event and interaction."""
-    with _open(db, read_only=_exists(db)) as ws:
-        _configure(ws, as_of, scanner_seconds, window_hours)
+    with _tuned(db, tuning) as ws:
         df = ws.trace(recipient, customer)
         if df.height == 0:
             raise PhishtraceError(f"nothing is known about {recipient}" + (f" for customer {customer}" if customer else ""))
@@ -267,10 +282,9 @@ def _recipient_filter(recipient: str):
 @click.option("--format", "fmt", type=FORMATS, default="table")
 @view_options
 @handle_errors
-def sql(db, query, params, fmt, as_of, scanner_seconds, window_hours):
+def sql(db, query, params, fmt, tuning):
     """Run a read-only SQL QUERY over the workspace (tables, raw_* and every view); values via --param."""
-    with _open(db, read_only=_exists(db)) as ws:
-        _configure(ws, as_of, scanner_seconds, window_hours)
+    with _tuned(db, tuning) as ws:
         output.emit(ws.sql(query, list(params)), fmt)
 
 

@@ -169,14 +169,25 @@ def refresh(con: duckdb.DuckDBPyConnection) -> None:
     """Recompute the materialised models from the current raw tables, in one transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
-        for m in models():
-            if m.kind == "table":
-                _create(con, m)
-        con.execute("INSERT OR REPLACE INTO phishtrace_meta VALUES ('settings', ?)", [settings_key(con)])
+        recompute(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def recompute(con: duckdb.DuckDBPyConnection) -> None:
+    """refresh() inside the caller's transaction."""
+    for m in models():
+        if m.kind == "table":
+            _create(con, m)
+    con.execute("INSERT OR REPLACE INTO phishtrace_meta VALUES ('settings', ?)", [settings_key(con)])
+
+
+def stored_settings(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The MATERIALISED_SETTINGS the stored models were computed with (name -> value; unset ones left out)."""
+    pairs = (item.split("=", 1) for item in (stored(con, "settings") or "").split(";") if "=" in item)
+    return {name: value for name, value in pairs if name in MATERIALISED_SETTINGS and value != "None"}
 
 
 def stored(con: duckdb.DuckDBPyConnection, key: str) -> str | None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -34,6 +35,7 @@ class Workspace:
         self.path = db.resolve_db_path(db_path)
         self.read_only = read_only
         self.con: duckdb.DuckDBPyConnection = db.connect(self.path, read_only=read_only)
+        self._restore_settings()
         if read_only:
             self._check_built()
         else:
@@ -74,7 +76,33 @@ class Workspace:
         self.close()
 
     def configure(self, **settings: Any) -> None:
-        """Set view parameters for this session (as_of, scanner_seconds, window_hours, ...)."""
+        """Set view parameters for this session (as_of, scanner_seconds, window_hours, ...). A changed
+        matching window (window_hours, window_before_minutes) recomputes the materialised models and is
+        kept by the workspace: later sessions start with it (None returns to the default)."""
+        self._set(settings)
+        if self._window_changed():
+            views.refresh(self.con)
+
+    @contextmanager
+    def preview(self, **settings: Any) -> Iterator["Workspace"]:
+        """configure() for the duration of the block only: a changed matching window recomputes the
+        models inside a transaction that is rolled back when the block ends, so the workspace keeps its
+        models and settings."""
+        self._set(settings)
+        changed = self._window_changed()
+        try:
+            if changed:
+                self.con.execute("BEGIN TRANSACTION")
+                views.recompute(self.con)
+            yield self
+        finally:
+            if changed:
+                self.con.execute("ROLLBACK")
+            for key in settings:
+                self.con.execute(f"RESET VARIABLE {db.quote_ident('pt_' + key)}")
+            self._restore_settings()
+
+    def _set(self, settings: dict[str, Any]) -> None:
         for key, value in settings.items():
             if key not in SETTINGS:
                 raise PhishtraceError(f"unknown setting {key!r}; known: {', '.join(SETTINGS)}")
@@ -83,10 +111,21 @@ class Workspace:
                 self.con.execute(f"RESET VARIABLE {db.quote_ident(name)}")
             else:
                 self.con.execute(f"SET VARIABLE {db.quote_ident(name)} = CAST(? AS {SETTINGS[key]})", [value])
-        if views.settings_key(self.con) != views.stored(self.con, "settings"):
-            if self.read_only:
-                raise PhishtraceError("changing the matching window needs the workspace opened read-write")
-            views.refresh(self.con)
+
+    def _window_changed(self) -> bool:
+        """Whether the session's matching window differs from the stored models' (read-write needed)."""
+        if views.settings_key(self.con) == views.stored(self.con, "settings"):
+            return False
+        if self.read_only:
+            raise PhishtraceError("changing the matching window needs the workspace opened read-write")
+        return True
+
+    def _restore_settings(self) -> None:
+        """Start from the matching window the stored models were computed with, so that the views and
+        the materialised models agree."""
+        for name, value in views.stored_settings(self.con).items():
+            key = name.removeprefix("pt_")
+            self.con.execute(f"SET VARIABLE {db.quote_ident(name)} = CAST(? AS {SETTINGS[key]})", [value])
 
     def refresh(self) -> None:
         """Recompute the materialised models (done automatically after every ingest)."""

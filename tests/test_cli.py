@@ -134,3 +134,73 @@ def test_every_kind_of_bad_input_fails_cleanly_from_the_cli(_template_db, tmp_pa
         if line is not None:
             assert f"{path}:{line}:" in lines[0], (name, lines[0])
         assert snapshot() == before, name
+
+
+WINDOW_EXPORT = (
+    "Campaign,Campaign Run,Run Start,Run End,First Name,Last Name,Email,Status,Scheduled At,Sent At,Delivered At,"
+    "Opened At,Phished At,Replied At,Entered Data At,Reported At,Bounced At,Bounce Reason,Sender,Subject,Message ID\n"
+    "C,Run 1,2025-06-17T09:00:00Z,2025-06-19T09:00:00Z,A,B,late@acme-corp.example,Sent,2025-06-17T09:00:00Z,"
+    "2025-06-17T10:00:00Z,,,,,,,,,it@sim.example,Notice,\n")
+# the server logs the message 3 h after the platform's Sent time, with no Message-ID the platform knows
+WINDOW_TRACE = (
+    '"Received","SenderAddress","RecipientAddress","Subject","Status","MessageId","MessageTraceId"\n'
+    '"2025-06-17T13:00:00Z","it@sim.example","late@acme-corp.example","Notice","Delivered",'
+    '"<other@sim.example>","4221ec0a-b8ba-8ac1-5e05-d4d3fa57ed06"\n')
+
+
+def _outcome(db, *options):
+    r = run("outcomes", "--db", db, "--customer", "acme", "--format", "csv", *options)
+    assert r.exit_code == 0, r.output
+    (row,) = list(csv.DictReader(io.StringIO(r.output)))
+    return row["outcome"], row["match_method"]
+
+
+def test_matching_window_options_apply_to_one_command_only(_template_db, tmp_path):
+    db = db_copy(_template_db, tmp_path)
+    (tmp_path / "export.csv").write_text(WINDOW_EXPORT, encoding="utf-8")
+    (tmp_path / "trace.csv").write_text(WINDOW_TRACE, encoding="utf-8")
+    r = run("ingest", "--db", db, "--customer", "acme", str(tmp_path / "export.csv"), str(tmp_path / "trace.csv"))
+    assert r.exit_code == 0, r.output
+    assert _outcome(db) == ("delivered", "recipient_window")  # 3 h after Sent: inside the 72 h default
+    assert _outcome(db, "--window-hours", "2")[1] == ""  # outside a 2 h window: not matched
+    assert _outcome(db) == ("delivered", "recipient_window")  # the next command has the default again
+    stored = run("sql", "--db", db, "SELECT value FROM phishtrace_meta WHERE key = 'settings'", "--format", "csv")
+    assert "pt_window_hours=None" in stored.output
+    r = run("trace", "--db", db, "late@acme-corp.example", "--window-hours", "2", "--format", "csv")
+    assert r.exit_code == 0 and "m365_message_trace" in r.output
+
+
+def test_view_options_reach_the_views(_template_db, tmp_path):
+    db = db_copy(_template_db, tmp_path)
+    query = ("SELECT pt_var('pt_stall_minutes', 10) AS stall, pt_var('pt_held_hours', 24) AS held, "
+             "pt_var('pt_burst_seconds', 10) AS burst_s, pt_var('pt_burst_recipients', 3) AS burst_n, "
+             "pt_var('pt_window_before_minutes', 5) AS before")
+    r = run("sql", "--db", db, query, "--format", "json", "--stall-minutes", "7", "--held-hours", "2",
+            "--burst-seconds", "4", "--burst-recipients", "9", "--window-before-minutes", "1")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == [{"stall": 7, "held": 2, "burst_s": 4, "burst_n": 9, "before": 1}]
+    r = CliRunner().invoke(main, ["outcomes", "--db", db, "--burst-recipients", "0"])
+    assert r.exit_code == 2 and "0 is not in the range x>=1" in r.output
+
+
+def test_a_changed_matching_window_is_kept_by_the_workspace(tmp_path):
+    from phishtrace import Workspace
+
+    (tmp_path / "export.csv").write_text(WINDOW_EXPORT, encoding="utf-8")
+    (tmp_path / "trace.csv").write_text(WINDOW_TRACE, encoding="utf-8")
+    db = str(tmp_path / "w.duckdb")
+    with Workspace(db) as ws:
+        ws.ingest("acme", [str(tmp_path / "export.csv"), str(tmp_path / "trace.csv")])
+        ws.configure(window_hours=2)
+        assert ws.outcomes("acme")["match_method"].to_list() == [None]
+        with ws.preview(window_hours=4):
+            assert ws.outcomes("acme")["match_method"].to_list() == ["recipient_window"]
+        assert ws.outcomes("acme")["match_method"].to_list() == [None]
+    # a later session starts with the window the models were computed with, read-only too
+    for read_only in (True, False):
+        with Workspace(db, read_only=read_only) as ws:
+            assert ws.sql("SELECT pt_var('pt_window_hours', 72) AS h")["h"][0] == 2
+            assert ws.outcomes("acme")["match_method"].to_list() == [None]
+    with Workspace(db) as ws:
+        ws.configure(window_hours=None)
+        assert ws.outcomes("acme")["match_method"].to_list() == ["recipient_window"]
