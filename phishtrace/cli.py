@@ -288,6 +288,36 @@ def sql(db, query, params, fmt, tuning):
         output.emit(ws.sql(query, list(params)), fmt)
 
 
+@main.command(name="export")
+@db_option
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), metavar="FOLDER",
+              help="Where to write FOLDER/<table>/customer=<name>/data.parquet.")
+@click.option("--customer", "customers", multiple=True, help="Only this customer (repeatable; default: all).")
+@handle_errors
+def export_(db, out_dir, customers):
+    """Write each customer's loaded data (raw tables, load manifest, rejects, senders, aliases) as
+    hive-partitioned Parquet that DuckDB reads in place; a customer's earlier export in FOLDER is
+    replaced, other customers' are kept. `phishtrace import FOLDER` loads it into another workspace."""
+    with _open(db, read_only=_exists(db)) as ws:
+        written = ws.export_parquet(out_dir, list(customers) or None)
+    for table, rows in written.items():
+        click.echo(f"{table}: {rows} rows")
+    click.echo(f"exported to {Path(out_dir).resolve()}")
+
+
+@main.command(name="import")
+@db_option
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@handle_errors
+def import_(db, folder):
+    """Load a FOLDER written by `phishtrace export` into this workspace (its customers must not have data
+    here yet) and recompute the models, in one transaction."""
+    with _open(db) as ws:
+        loaded = ws.import_parquet(folder)
+    for table, rows in loaded.items():
+        click.echo(f"{table}: {rows} rows")
+
+
 @main.group()
 def samples():
     """Seeded sample data with planted truth."""

@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from phishtrace import db, ingest, views
+from phishtrace import db, ingest, parquet, views
 from phishtrace.errors import PhishtraceError
 
 # session variables the views read (see docs/outcomes.md), with their types
@@ -159,6 +160,18 @@ class Workspace:
             if any(r.status != "unchanged" for r in results) or senders:
                 views.refresh(self.con)
         return results
+
+    def export_parquet(self, folder: str | Path, customers: Iterable[str] | None = None) -> dict[str, int]:
+        """Write the customers' loaded data (None: all) as hive-partitioned Parquet under `folder`
+        (<table>/customer=<name>/data.parquet); returns rows written per table."""
+        return parquet.export(self.con, Path(folder), None if customers is None else list(customers))
+
+    def import_parquet(self, folder: str | Path) -> dict[str, int]:
+        """Load a folder written by export_parquet() (its customers must be new here) and recompute
+        the models, in one transaction; returns rows loaded per table."""
+        if self.read_only:
+            raise PhishtraceError("importing needs the workspace opened read-write")
+        return parquet.import_folder(self.con, Path(folder))
 
     def add_sender(self, customer: str, sender: str) -> None:
         value = sender.strip().lower().strip("<>")
