@@ -230,6 +230,10 @@ _query_command("latency", "Seconds between hops per recipient and transition.", 
 _query_command("interactions", "Every open/click/reply/data entry, judged human or automated.", "interactions",
                ["customer", "campaign", "run", "recipient", "kind", "event_ts", "automated", "automated_reason",
                 "client_ip", "user_agent", "source_format"])
+_query_command("unmatched", "Mail events that look like a campaign's (its sender or subject) but matched no "
+               "recipient, with the likely cause (an address the export does not know, a send outside the window).",
+               "unmatched", ["customer", "campaign", "recipient", "event_ts", "source_format", "action", "sender",
+                             "subject", "looks_like", "likely_cause"])
 _query_command("alerts", "Campaign warnings: stalled scheduling, recipients still Sent, scanner clicks, bounces.",
                "alerts")
 

@@ -238,6 +238,10 @@ class Workspace:
     def interactions(self, customer: str | None = None, campaign: str | None = None) -> pl.DataFrame:
         return self._select("fct_interactions", customer, campaign, order="customer, campaign, run, recipient, event_ts")
 
+    def unmatched(self, customer: str | None = None, campaign: str | None = None) -> pl.DataFrame:
+        """Mail events that look like a campaign's (its sender or subject) but matched no recipient."""
+        return self._select("fct_unmatched_events", customer, campaign, order="customer, campaign, event_ts, recipient")
+
     def alerts(self, customer: str | None = None, campaign: str | None = None) -> pl.DataFrame:
         return self._select("fct_campaign_alerts", customer, campaign, order="customer, campaign, run, alert")
 

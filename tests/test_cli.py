@@ -204,3 +204,12 @@ def test_a_changed_matching_window_is_kept_by_the_workspace(tmp_path):
     with Workspace(db) as ws:
         ws.configure(window_hours=None)
         assert ws.outcomes("acme")["match_method"].to_list() == ["recipient_window"]
+
+
+def test_every_command_is_in_the_readme_tour():
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    names = [name for name, cmd in main.commands.items() if not getattr(cmd, "hidden", False)]
+    names += [f"samples {sub}" for sub in main.commands["samples"].commands]
+    assert [n for n in names if f"phishtrace {n} " not in readme] == []
