@@ -180,18 +180,22 @@ def sources(db, fmt):
     output.emit(pl.DataFrame(rows), fmt, title="phishtrace input formats")
 
 
-def _query_command(name: str, help_text: str, method: str, columns: list[str] | None = None, campaign: bool = True):
+def _query_command(name: str, help_text: str, method: str, columns: list[str] | None = None, campaign: bool = True,
+                   summary: tuple[str, str] | None = None):
+    """A command printing a Workspace method's frame; `summary` = (method, help) adds --summary."""
     @main.command(name=name, help=help_text)
     @db_option
     @click.option("--customer", default=None, help="Only this customer.")
     @click.option("--campaign", default=None, help="Only this campaign.", hidden=not campaign)
     @click.option("--format", "fmt", type=FORMATS, default="table")
     @click.option("--all-columns", is_flag=True, help="Every column of the view, not only the main ones.")
+    @click.option("--summary", "summarise", is_flag=True, hidden=summary is None,
+                  help=summary[1] if summary else None)
     @view_options
     @handle_errors
-    def command(db, customer, campaign, fmt, all_columns, tuning):
+    def command(db, customer, campaign, fmt, all_columns, summarise, tuning):
         with _tuned(db, tuning) as ws:
-            fn = getattr(ws, method)
+            fn = getattr(ws, summary[0] if summarise and summary else method)
             df = fn(customer, campaign) if campaign is not None or method != "coverage" else fn(customer)
             if columns and not all_columns:
                 df = df.select([c for c in columns if c in df.columns])
@@ -226,7 +230,8 @@ _query_command("outcomes", "One row per recipient: outcome, where it stopped, th
                "outcomes", OUTCOME_COLUMNS)
 _query_command("funnel", "Delivery funnel per campaign run: targeted, sent, passed filter, accepted by server, "
                "in inbox, human interaction.", "funnel")
-_query_command("latency", "Seconds between hops per recipient and transition.", "latency")
+_query_command("latency", "Seconds between hops per recipient and transition.", "latency",
+               summary=("latency_summary", "Per run and transition: recipients, mean, median, p90, p99, min, max."))
 _query_command("interactions", "Every open/click/reply/data entry, judged human or automated.", "interactions",
                ["customer", "campaign", "run", "recipient", "kind", "event_ts", "automated", "automated_reason",
                 "client_ip", "user_agent", "source_format"])

@@ -232,6 +232,10 @@ class Workspace:
     def latency(self, customer: str | None = None, campaign: str | None = None) -> pl.DataFrame:
         return self._select("fct_hop_latency", customer, campaign, order="customer, campaign, run, recipient")
 
+    def latency_summary(self, customer: str | None = None, campaign: str | None = None) -> pl.DataFrame:
+        """Per run and transition: recipients, mean, median, p90, p99, min and max seconds."""
+        return self._select("fct_latency_summary", customer, campaign, order="customer, campaign, run, transition_order")
+
     def coverage(self, customer: str | None = None) -> pl.DataFrame:
         return self._select("fct_coverage", customer, order="customer, hop, source_format")
 

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from phishtrace.cli import main
@@ -213,3 +214,25 @@ def test_every_command_is_in_the_readme_tour():
     names = [name for name, cmd in main.commands.items() if not getattr(cmd, "hidden", False)]
     names += [f"samples {sub}" for sub in main.commands["samples"].commands]
     assert [n for n in names if f"phishtrace {n} " not in readme] == []
+
+
+def test_latency_summary_matches_the_per_recipient_rows(_template_db, tmp_path):
+    import statistics
+
+    from conftest import SAMPLES
+
+    db = db_copy(_template_db, tmp_path)
+    assert run("ingest", "--db", db, "--customer", "acme", *sorted(str(p) for p in (SAMPLES / "acme").iterdir())).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(run("latency", "--db", db, "--format", "csv").output)))
+    summary = list(csv.DictReader(io.StringIO(run("latency", "--db", db, "--summary", "--format", "csv").output)))
+    assert len(summary) >= 5
+    for s in summary:
+        values = sorted(float(r["seconds"]) for r in rows
+                        if (r["campaign"], r["run"], r["transition"]) == (s["campaign"], s["run"], s["transition"]))
+        assert int(s["recipients"]) == len(values)
+        assert float(s["mean_seconds"]) == pytest.approx(statistics.fmean(values))
+        assert float(s["median_seconds"]) == pytest.approx(statistics.median(values))
+        assert float(s["min_seconds"]) == values[0] and float(s["max_seconds"]) == values[-1]
+        if len(values) > 1:  # linear interpolation between closest ranks, (n - 1) * q
+            p90 = statistics.quantiles(values, n=10, method="inclusive")[8]
+            assert float(s["p90_seconds"]) == pytest.approx(p90)
