@@ -228,7 +228,8 @@ def funnel(rep: Report):
     cols = {"campaign": "campaign", "run": "run", "targeted": "targeted", "sent": "sent",
             "passed_filter": "passed filter", "accepted_by_server": "accepted by server", "in_inbox": "in inbox",
             "human_interaction": "human interaction", "automated_interaction": "automated interaction",
-            "inbox_rate": "inbox rate"}
+            "inbox_rate": "inbox rate", "raw_interaction_rate": "any interaction rate (raw)",
+            "human_interaction_rate": "human interaction rate (bot-adjusted)"}
     return _show(fig + H.table(rep.funnel, cols, empty="No campaign runs."))
 
 

@@ -88,3 +88,15 @@ def test_rate_jumps_bounce_concentration_and_still_sent(ws, tmp_path):
     assert [k for k in got if k[2] == "bounce_concentration"] == [("Bounce", "Run 1", "bounce_concentration")]
     assert got[("Held", "Run 1", "still_sent")]["recipients"] == 2
     assert {k for k in got if k[2] == "still_sent"} == {("Held", "Run 1", "still_sent")}
+
+
+def test_funnel_puts_the_raw_rate_beside_the_bot_adjusted_one(ws, tmp_path):
+    # 10 recipients: 3 click two hours after delivery (people), 5 click 5 s after it (scanners), 2 never
+    rows = [_row("Invoice", "Run 1", 3, n, "Phished" if n < 8 else "Delivered",
+                 phished_after=(7200 if n < 3 else 5) if n < 8 else None) for n in range(10)]
+    export = tmp_path / "phishsim_export.csv"
+    export.write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    ws.ingest("acme", [str(export)])
+    (f,) = ws.funnel("acme").iter_rows(named=True)
+    assert (f["targeted"], f["any_interaction"], f["automated_interaction"], f["human_interaction"]) == (10, 8, 5, 3)
+    assert f["raw_interaction_rate"] == 0.8 and f["human_interaction_rate"] == 0.3

@@ -1,5 +1,7 @@
 -- Delivery funnel per customer x campaign x run: targeted -> sent -> passed filter -> accepted by server ->
 -- in inbox -> human interaction. A recipient counts at a stage only with evidence that it got there.
+-- raw_interaction_rate counts every recipient with any interaction, as a platform that does not tell
+-- people from link scanners would; human_interaction_rate is the bot-adjusted rate beside it.
 WITH o AS (SELECT * FROM fct_recipient_outcomes)
 SELECT customer, campaign, run,
        count(*) AS targeted,
@@ -11,6 +13,7 @@ SELECT customer, campaign, run,
        count(*) FILTER (WHERE outcome IN ('interacted', 'delivered')) AS in_inbox,
        count(*) FILTER (WHERE outcome = 'interacted') AS human_interaction,
        count(*) FILTER (WHERE automated_interactions > 0) AS automated_interaction,
+       count(*) FILTER (WHERE automated_interactions + human_interactions > 0) AS any_interaction,
        count(*) FILTER (WHERE outcome = 'scheduling_stalled') AS scheduling_stalled,
        count(*) FILTER (WHERE outcome = 'held_bounced_learner') AS held_bounced_learner,
        count(*) FILTER (WHERE outcome = 'bounced') AS bounced,
@@ -24,6 +27,7 @@ SELECT customer, campaign, run,
        count(*) FILTER (WHERE outcome = 'unverified') AS unverified,
        round(count(*) FILTER (WHERE sent_at IS NOT NULL) / count(*), 4) AS sent_rate,
        round(count(*) FILTER (WHERE outcome IN ('interacted', 'delivered')) / count(*), 4) AS inbox_rate,
+       round(count(*) FILTER (WHERE automated_interactions + human_interactions > 0) / count(*), 4) AS raw_interaction_rate,
        round(count(*) FILTER (WHERE outcome = 'interacted') / count(*), 4) AS human_interaction_rate
 FROM o
 GROUP BY customer, campaign, run
