@@ -230,15 +230,52 @@ def _collect(pool: Executor, jobs: list[Job], on_done: Callable[[Result], None] 
 
 
 # -- the index ---------------------------------------------------------------------------------
+# the outcomes that leave a message in the inbox, and the one that means no evidence either way
+IN_INBOX = ("interacted", "delivered")
+UNVERIFIED = "unverified"
+ROLLUP = ("recipients", "in inbox", "not in inbox", "unverified", "human interaction")
+
+
+def outcome_counts(csv_path: Path) -> dict[str, int] | None:
+    """The roll-up numbers of one report's outcome CSV (None when it has no outcome column)."""
+    import csv as csv_module
+
+    counts = dict.fromkeys(ROLLUP, 0)
+    with csv_path.open(encoding="utf-8", newline="") as fh:
+        reader = csv_module.DictReader(fh)
+        if "outcome" not in (reader.fieldnames or []):
+            return None
+        for row in reader:
+            outcome = row["outcome"]
+            counts["recipients"] += 1
+            counts["in inbox" if outcome in IN_INBOX else UNVERIFIED if outcome == UNVERIFIED else "not in inbox"] += 1
+            counts["human interaction"] += outcome == "interacted"
+    return counts
+
+
+def _rollup_cells(counts: dict[str, int] | None) -> list[str]:
+    if counts is None:
+        return [""] * len(ROLLUP)
+    total = counts["recipients"]
+    return [H.esc(f"{counts[k]:,}" if k == "recipients" or not total else f"{counts[k]:,} ({100 * counts[k] / total:.0f} %)")
+            for k in ROLLUP]
+
+
 def write_index(out_dir: Path) -> Path:
-    """out_dir/index.html: one row per report or failed report found under out_dir/<customer>/."""
-    rows = []
+    """out_dir/index.html: one row per report or failed report found under out_dir/<customer>/, with each
+    report's outcome numbers (from its CSV) and their sum over every customer's full report (all.csv)."""
+    rows, total = [], dict.fromkeys(ROLLUP, 0)
+    summed = 0
     for folder in sorted(p for p in out_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         names = {p.stem for p in folder.glob("*.html") if not p.name.startswith(".")}
         names |= {p.name[: -len("-error.ipynb")] for p in folder.glob("*-error.ipynb")}
         for name in sorted(names):
             page, csv, err = folder / f"{name}.html", folder / f"{name}.csv", folder / f"{name}-error.ipynb"
-            cells = [H.esc(folder.name), H.esc(name)]
+            counts = outcome_counts(csv) if page.exists() and csv.exists() else None
+            if counts is not None and name == "all":
+                summed += 1
+                total = {k: total[k] + counts[k] for k in ROLLUP}
+            cells = [H.esc(folder.name), H.esc(name), *_rollup_cells(counts)]
             if page.exists():
                 stamp = datetime.fromtimestamp(page.stat().st_mtime, timezone.utc)
                 cells.append(f'<a href="{H.href(f"{folder.name}/{page.name}")}">report</a>'
@@ -249,10 +286,17 @@ def write_index(out_dir: Path) -> Path:
             cells.append(f'<a href="{H.href(f"{folder.name}/{err.name}")}">failed: error notebook</a>'
                          if err.exists() else "ok")
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    if summed:
+        cells = [H.esc(f"all customers ({summed})"), "all", *_rollup_cells(total), "", "", ""]
+        rows.append('<tr class="pt-total">' + "".join(f"<td><strong>{c}</strong></td>" if c else "<td></td>"
+                                                       for c in cells) + "</tr>")
+    heads = ["customer", "report", *ROLLUP, "files", "updated", "status"]
     body = ("<h1>Delivery reports</h1>"
-            f'<p class="pt-meta">{len(rows)} report(s) · index written {H.esc(datetime.now(timezone.utc))}</p>'
-            '<table class="pt-table"><thead><tr><th>customer</th><th>report</th><th>files</th><th>updated</th>'
-            "<th>status</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+            f'<p class="pt-meta">{len(rows) - (1 if summed else 0)} report(s) · index written '
+            f"{H.esc(datetime.now(timezone.utc))} · numbers from each report's outcome CSV; the last row sums "
+            "the customers' full reports</p>"
+            '<table class="pt-table"><thead><tr>' + "".join(f"<th>{H.esc(h)}</th>" for h in heads)
+            + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
     path = out_dir / "index.html"
     path.write_text(H.page("Delivery reports", body), encoding="utf-8")
     return path

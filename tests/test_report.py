@@ -139,6 +139,10 @@ def test_reports_and_index_are_written(rendered):
     index = read(out / "index.html")
     links = {a["href"] for t, a in tags(index) if t == "a"}
     assert links == {"alpha/all.html", "alpha/all.csv", "beta/all.html", "beta/all.csv"}
+    for customer in ("alpha", "beta"):  # each report's recipients, counted from its CSV
+        with (out / customer / "all.csv").open(encoding="utf-8", newline="") as fh:
+            n = sum(1 for _ in csv.DictReader(fh))
+        assert re.search(rf"<td>{customer}</td><td>all</td><td>{n:,}</td>", index), customer
     assert any(line.startswith("index: ") and line.endswith("index.html") for line in lines)
 
 
@@ -279,6 +283,28 @@ def test_file_names_are_safe_and_distinct():
         assert re.fullmatch(r"[A-Za-z0-9._-]+", name)
     names = report._unique_names(["a b", "a-b", "c"])
     assert len(set(names.values())) == 3 and names["c"] == "c"
+
+
+def test_index_rolls_up_each_report_and_every_customer(tmp_path):
+    outcomes = {"acme": ["interacted", "delivered", "bounced", "unverified", "server_junked"],
+                "globex": ["delivered", "filter_quarantined", "interacted"]}
+    for customer, values in outcomes.items():
+        folder = tmp_path / customer
+        folder.mkdir()
+        (folder / "all.html").write_text("<html></html>", encoding="utf-8")
+        (folder / "all.csv").write_text("recipient,outcome\n" + "".join(f"r{i}@x.example,{o}\n" for i, o in enumerate(values)),
+                                        encoding="utf-8")
+    # a one-campaign report of acme is listed but not added to the total again
+    (tmp_path / "acme" / "q3.html").write_text("<html></html>", encoding="utf-8")
+    (tmp_path / "acme" / "q3.csv").write_text("recipient,outcome\na@x.example,bounced\n", encoding="utf-8")
+    page = read(report.write_index(tmp_path))
+    rows = [[re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td>(.*?)</td>", tr)]
+            for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", page)]
+    by = {(r[0], r[1]): r[2:7] for r in rows if r}
+    assert by[("acme", "all")] == ["5", "2 (40 %)", "2 (40 %)", "1 (20 %)", "1 (20 %)"]
+    assert by[("acme", "q3")] == ["1", "0 (0 %)", "1 (100 %)", "0 (0 %)", "0 (0 %)"]
+    assert by[("globex", "all")] == ["3", "2 (67 %)", "1 (33 %)", "0 (0 %)", "1 (33 %)"]
+    assert by[("all customers (2)", "all")] == ["8", "4 (50 %)", "3 (38 %)", "1 (12 %)", "2 (25 %)"]
 
 
 def test_index_escapes_names(tmp_path):
