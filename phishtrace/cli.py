@@ -377,9 +377,11 @@ def demo(samples_dir, db):
               help="Rows of the not-in-inbox table shown in the HTML (the CSV has all).")
 @click.option("--notebook", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Another report notebook with the same parameters (default: the bundled delivery_report.ipynb).")
+@click.option("--tz", default="UTC", show_default=True, metavar="ZONE",
+              help="Show the page's times in this zone (IANA name or +hh:mm); the CSV stays UTC.")
 @handle_errors
 def report(db, customers, all_customers, campaign, out_dir, jobs, as_of, mask_recipients, mask_key, latency_unit,
-           max_rows, notebook):
+           max_rows, notebook, tz):
     """Render delivery reports (HTML that opens offline, plus the outcome table as CSV) with papermill.
     A failing customer leaves <name>-error.ipynb and does not stop the others; the exit code is 1 then."""
     from phishtrace.report import report_command
@@ -388,7 +390,7 @@ def report(db, customers, all_customers, campaign, out_dir, jobs, as_of, mask_re
         raise click.UsageError("give --customer NAME (repeatable) or --all")
     code = report_command(db, None if all_customers else list(customers), out_dir, jobs=jobs, campaign=campaign,
                           as_of=as_of, mask_recipients=mask_recipients, mask_key=mask_key,
-                          latency_unit=latency_unit, max_table_rows=max_rows, notebook=notebook)
+                          latency_unit=latency_unit, max_table_rows=max_rows, notebook=notebook, time_zone=tz)
     sys.exit(code)
 
 

@@ -37,13 +37,31 @@ table.pt-table th { background: #f0f2f5; } table.pt-table tr:nth-child(even) td 
 """
 
 
+# the zone aware times are shown in (set_time_zone; a report process renders one report)
+_ZONE = timezone.utc
+
+
+def set_time_zone(zone) -> None:
+    """Show aware times in `zone` (a tzinfo; None: UTC) from now on."""
+    global _ZONE
+    utc = zone is None or zone == timezone.utc or getattr(zone, "key", None) in ("UTC", "Etc/UTC", "Etc/UCT", "UCT")
+    _ZONE = timezone.utc if utc else zone
+
+
 def text(value) -> str:
-    """A value as plain display text: None is empty, times are UTC ISO, floats shortened."""
+    """A value as plain display text: None is empty, times ISO in the set zone ('Z' for UTC, else the
+    offset, e.g. +02:00), floats shortened."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+            local = value.astimezone(_ZONE)
+            offset = local.utcoffset()
+            if _ZONE is timezone.utc:
+                return local.strftime("%Y-%m-%d %H:%M:%SZ")
+            minutes = int(offset.total_seconds() // 60)
+            sign = "+" if minutes >= 0 else "-"
+            return local.strftime("%Y-%m-%d %H:%M:%S") + f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):
         return value.isoformat()

@@ -21,6 +21,7 @@ class ReportParams:
     latency_unit: str = "auto"       # auto | seconds | minutes | hours | days
     max_table_rows: int = 1000       # rows shown in the not-in-inbox table (the CSV has all)
     outcomes_csv: str | None = None  # where to write the outcome table as CSV (None: not written)
+    time_zone: str = "UTC"           # zone the page shows times in (IANA name or +hh:mm); the CSV stays UTC
 
     def __post_init__(self) -> None:
         if not isinstance(self.customer, str) or not self.customer.strip():
@@ -29,6 +30,7 @@ class ReportParams:
             raise PhishtraceError(f"latency unit {self.latency_unit!r}: use one of {', '.join(LATENCY_UNITS)}")
         if not isinstance(self.max_table_rows, int) or self.max_table_rows < 0:
             raise PhishtraceError("max_table_rows must be a whole number >= 0")
+        self.zone()  # an unknown zone is an error before anything renders
         if self.db == ":memory:":
             raise PhishtraceError("a report reads a workspace file; ':memory:' has nothing in it")
 
@@ -40,6 +42,12 @@ class ReportParams:
             return parse_iso(self.as_of)
         except TimeParseError as exc:
             raise PhishtraceError(f"as_of: {exc}") from None
+
+    def zone(self):
+        from phishtrace.timeparse import zone
+        if not isinstance(self.time_zone, str) or not self.time_zone.strip():
+            raise PhishtraceError("time_zone must be a zone name such as UTC or Europe/Paris")
+        return zone(self.time_zone)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -73,6 +73,7 @@ def open_workspace(db: str | None):
 def load(params: ReportParams | None = None, **kwargs) -> Report:
     """Read everything the report shows for params.customer (and params.campaign)."""
     params = params or ReportParams(**kwargs)
+    H.set_time_zone(params.zone())
     masker = Masker.from_env() if params.mask_recipients else NoMask()
     with open_workspace(params.db) as ws:
         if params.customer not in ws.customers():
@@ -118,7 +119,7 @@ def not_in_inbox(rep: Report) -> pl.DataFrame:
          pl.when(pl.col("evidence_row").is_not_null()).then(pl.format(" line {}", pl.col("evidence_row")))
          .otherwise(pl.lit("")),
          pl.when(pl.col("evidence_ts").is_not_null())
-         .then(pl.format(", {}", pl.col("evidence_ts").dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%SZ")))
+         .then(pl.format(", {}", pl.col("evidence_ts").map_elements(H.text, return_dtype=pl.Utf8)))
          .otherwise(pl.lit("")),
          pl.when(pl.col("evidence_detail").is_not_null() & (pl.col("evidence_detail") != ""))
          .then(pl.format(": {}", pl.col("evidence_detail"))).otherwise(pl.lit(""))],
@@ -204,6 +205,7 @@ def header(rep: Report):
     scope = f"campaign {rep.campaign}" if rep.campaign else "all campaigns"
     meta = [f"Customer {rep.customer}", scope, f"as of {H.text(rep.as_of) or 'n/a'}",
             f"generated {H.text(rep.generated_at)}"]
+    meta.append(f"times in {rep.params.time_zone}" + (" (the CSV is UTC)" if rep.params.time_zone != "UTC" else ""))
     if rep.masked:
         meta.append("recipient addresses masked")
     return _show(f"<h1>Delivery report: {H.esc(rep.customer)}</h1>"

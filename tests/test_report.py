@@ -73,6 +73,11 @@ def masked(tmp_path_factory, two):
 
 
 @pytest.fixture(scope="module")
+def local_time(tmp_path_factory, two):
+    return rendered_once(tmp_path_factory, "two-new-york", two[1], ["alpha"], time_zone="America/New_York")
+
+
+@pytest.fixture(scope="module")
 def failed(tmp_path_factory, two):
     """Both customers rendered with a notebook whose extra cell fails for beta only."""
     def build(folder: Path) -> dict:
@@ -283,6 +288,45 @@ def test_file_names_are_safe_and_distinct():
         assert re.fullmatch(r"[A-Za-z0-9._-]+", name)
     names = report._unique_names(["a b", "a-b", "c"])
     assert len(set(names.values())) == 3 and names["c"] == "c"
+
+
+def test_a_report_shows_its_times_in_the_zone_asked_for(rendered, local_time):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    out, code, lines = local_time
+    assert code == 0, lines
+    utc_page, page = read(rendered[0] / "alpha" / "all.html"), read(out / "alpha" / "all.html")
+    stamps = set(re.findall(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)Z", utc_page))
+    as_of = re.search(r"as of (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)Z", utc_page).group(1)
+    assert len(stamps) > 3 and as_of in stamps
+    for stamp in stamps - {re.search(r"generated (\S+ \S+)Z", utc_page).group(1)}:
+        local = datetime.fromisoformat(stamp + "+00:00").astimezone(ZoneInfo("America/New_York"))
+        assert local.strftime("%Y-%m-%d %H:%M:%S-04:00") in page, stamp  # June: EDT
+    assert not re.search(r"\d\d:\d\d:\d\dZ", page)
+    assert "times in America/New_York (the CSV is UTC)" in page
+    assert "-04:00" not in (out / "alpha" / "all.csv").read_text(encoding="utf-8")
+
+
+def test_time_zone_parameter_is_checked_and_formats_offsets():
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from phishtrace import report_html as H
+    from phishtrace.errors import PhishtraceError
+    from phishtrace.report_params import ReportParams
+
+    with pytest.raises(PhishtraceError, match="unknown time zone 'Mars/Base'"):
+        ReportParams(customer="acme", time_zone="Mars/Base")
+    t = datetime(2025, 1, 15, 12, 0, 30, tzinfo=timezone.utc)
+    try:
+        H.set_time_zone(ZoneInfo("Asia/Kolkata"))
+        assert H.text(t) == "2025-01-15 17:30:30+05:30"
+        H.set_time_zone(ReportParams(customer="acme", time_zone="-03:30").zone())
+        assert H.text(t) == "2025-01-15 08:30:30-03:30"
+    finally:
+        H.set_time_zone(None)
+    assert H.text(t) == "2025-01-15 12:00:30Z"
 
 
 def test_index_rolls_up_each_report_and_every_customer(tmp_path):
