@@ -50,12 +50,16 @@ def view_options(f):
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         tuning = {key: kwargs.pop(key) for key in ("as_of", *(name for _, name, _ in TUNING))}
+        tuning["count_opens"] = False if kwargs.pop("ignore_opens") else None
         return f(*args, tuning=tuning, **kwargs)
 
     opts = [click.option("--as-of", default=None, metavar="TIMESTAMP",
                          help="'Now' for stalled/held judgements (ISO 8601; default: latest timestamp loaded).")]
     opts += [click.option(flag, name, type=click.IntRange(min=1 if name == "burst_recipients" else 0), default=None,
                           help=text) for flag, name, text in TUNING]
+    opts.append(click.option("--ignore-opens", is_flag=True,
+                             help="Opens do not count as a person's interaction (mail clients that fetch images "
+                                  "themselves, e.g. Apple Mail Privacy Protection, open every message)."))
     for opt in reversed(opts):
         wrapper = opt(wrapper)
     return wrapper
@@ -379,9 +383,10 @@ def demo(samples_dir, db):
               help="Another report notebook with the same parameters (default: the bundled delivery_report.ipynb).")
 @click.option("--tz", default="UTC", show_default=True, metavar="ZONE",
               help="Show the page's times in this zone (IANA name or +hh:mm); the CSV stays UTC.")
+@click.option("--ignore-opens", is_flag=True, help="Opens do not count as a person's interaction.")
 @handle_errors
 def report(db, customers, all_customers, campaign, out_dir, jobs, as_of, mask_recipients, mask_key, latency_unit,
-           max_rows, notebook, tz):
+           max_rows, notebook, tz, ignore_opens):
     """Render delivery reports (HTML that opens offline, plus the outcome table as CSV) with papermill.
     A failing customer leaves <name>-error.ipynb and does not stop the others; the exit code is 1 then."""
     from phishtrace.report import report_command
@@ -390,7 +395,8 @@ def report(db, customers, all_customers, campaign, out_dir, jobs, as_of, mask_re
         raise click.UsageError("give --customer NAME (repeatable) or --all")
     code = report_command(db, None if all_customers else list(customers), out_dir, jobs=jobs, campaign=campaign,
                           as_of=as_of, mask_recipients=mask_recipients, mask_key=mask_key,
-                          latency_unit=latency_unit, max_table_rows=max_rows, notebook=notebook, time_zone=tz)
+                          latency_unit=latency_unit, max_table_rows=max_rows, notebook=notebook, time_zone=tz,
+                          count_opens=not ignore_opens)
     sys.exit(code)
 
 

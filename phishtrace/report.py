@@ -345,7 +345,7 @@ def report_command(db: str | None, customers: list[str] | None, out_dir: str, jo
                    campaign: str | None = None, as_of: str | None = None, mask_recipients: bool = False,
                    mask_key: str | None = None, latency_unit: str = "auto", max_table_rows: int = 1000,
                    notebook: str | None = None, echo: Callable[..., None] | None = None,
-                   progress: bool | None = None, time_zone: str = "UTC") -> int:
+                   progress: bool | None = None, time_zone: str = "UTC", count_opens: bool = True) -> int:
     """Render reports for `customers` (None: every customer); print where they are; return the exit code."""
     from phishtrace.db import resolve_db_path
     from phishtrace.report_sections import open_workspace
@@ -370,7 +370,8 @@ def report_command(db: str | None, customers: list[str] | None, out_dir: str, jo
         if missing:
             raise PhishtraceError(f"no data loaded for customer {', '.join(map(repr, missing))}")
     base = {"campaign": campaign, "as_of": as_of, "mask_recipients": mask_recipients,
-            "latency_unit": latency_unit, "max_table_rows": max_table_rows, "time_zone": time_zone}
+            "latency_unit": latency_unit, "max_table_rows": max_table_rows, "time_zone": time_zone,
+            "count_opens": count_opens}
     ReportParams(customer=customers[0], db=db_path, **base)  # validate once, before any process starts
     env = {"JUPYTER_PATH": str(kernel_root())}
     masker = None

@@ -22,6 +22,7 @@ class ReportParams:
     max_table_rows: int = 1000       # rows shown in the not-in-inbox table (the CSV has all)
     outcomes_csv: str | None = None  # where to write the outcome table as CSV (None: not written)
     time_zone: str = "UTC"           # zone the page shows times in (IANA name or +hh:mm); the CSV stays UTC
+    count_opens: bool = True         # False: an open is not a person's interaction (image-fetching clients)
 
     def __post_init__(self) -> None:
         if not isinstance(self.customer, str) or not self.customer.strip():

@@ -81,6 +81,8 @@ def load(params: ReportParams | None = None, **kwargs) -> Report:
         as_of = params.as_of_datetime()
         if as_of is not None:
             ws.configure(as_of=as_of)
+        if not params.count_opens:
+            ws.configure(count_opens=False)
         outcomes = ws.outcomes(params.customer, params.campaign)
         if params.campaign is not None and not outcomes.height:
             raise PhishtraceError(f"customer {params.customer!r} has no campaign {params.campaign!r}")
@@ -206,6 +208,8 @@ def header(rep: Report):
     meta = [f"Customer {rep.customer}", scope, f"as of {H.text(rep.as_of) or 'n/a'}",
             f"generated {H.text(rep.generated_at)}"]
     meta.append(f"times in {rep.params.time_zone}" + (" (the CSV is UTC)" if rep.params.time_zone != "UTC" else ""))
+    if not rep.params.count_opens:
+        meta.append("opens not counted as interactions")
     if rep.masked:
         meta.append("recipient addresses masked")
     return _show(f"<h1>Delivery report: {H.esc(rep.customer)}</h1>"

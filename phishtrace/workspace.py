@@ -26,6 +26,7 @@ SETTINGS = {
     "scanner_seconds": "INTEGER",
     "burst_seconds": "INTEGER",
     "burst_recipients": "INTEGER",
+    "count_opens": "BOOLEAN",
 }
 
 

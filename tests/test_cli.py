@@ -236,3 +236,32 @@ def test_latency_summary_matches_the_per_recipient_rows(_template_db, tmp_path):
         if len(values) > 1:  # linear interpolation between closest ranks, (n - 1) * q
             p90 = statistics.quantiles(values, n=10, method="inclusive")[8]
             assert float(s["p90_seconds"]) == pytest.approx(p90)
+
+
+OPENS_EXPORT = (
+    "Campaign,Campaign Run,Run Start,Run End,First Name,Last Name,Email,Status,Scheduled At,Sent At,Delivered At,"
+    "Opened At,Phished At,Replied At,Entered Data At,Reported At,Bounced At,Bounce Reason,Sender,Subject,Message ID\n"
+    # opened two hours after delivery, nothing else (an image-fetching client would look the same)
+    "C,Run 1,2025-06-17T09:00:00Z,2025-06-19T09:00:00Z,A,B,opener@acme-corp.example,Opened,2025-06-17T09:00:00Z,"
+    "2025-06-17T10:00:00Z,2025-06-17T10:00:30Z,2025-06-17T12:00:00Z,,,,,,,it@sim.example,Notice,\n"
+    # opened and clicked
+    "C,Run 1,2025-06-17T09:00:00Z,2025-06-19T09:00:00Z,C,D,clicker@acme-corp.example,Phished,2025-06-17T09:00:00Z,"
+    "2025-06-17T10:00:00Z,2025-06-17T10:00:30Z,2025-06-17T12:00:00Z,2025-06-17T12:01:00Z,,,,,,it@sim.example,Notice,\n")
+
+
+def test_ignore_opens_leaves_opens_out_of_the_interactions(_template_db, tmp_path):
+    db = db_copy(_template_db, tmp_path)
+    (tmp_path / "export.csv").write_text(OPENS_EXPORT, encoding="utf-8")
+    assert run("ingest", "--db", db, "--customer", "acme", str(tmp_path / "export.csv")).exit_code == 0
+
+    def outcomes(*options):
+        r = run("outcomes", "--db", db, "--format", "csv", "--all-columns", *options)
+        return {row["recipient"]: (row["outcome"], row["first_human_ts"][11:16], row["human_interactions"])
+                for row in csv.DictReader(io.StringIO(r.output))}
+
+    assert outcomes() == {"opener@acme-corp.example": ("interacted", "12:00", "1"),
+                          "clicker@acme-corp.example": ("interacted", "12:00", "2")}
+    assert outcomes("--ignore-opens") == {"opener@acme-corp.example": ("unverified", "", "0"),  # no mail log
+                                          "clicker@acme-corp.example": ("interacted", "12:01", "1")}
+    funnel = list(csv.DictReader(io.StringIO(run("funnel", "--db", db, "--format", "csv", "--ignore-opens").output)))
+    assert funnel[0]["human_interaction"] == "1" and funnel[0]["human_interaction_rate"] == "0.5"
