@@ -332,6 +332,53 @@ def import_(db, folder):
 
 
 @main.group()
+def scanners():
+    """A customer's own link scanners: interactions from them count as automated (besides the shipped list)."""
+
+
+@scanners.command(name="list")
+@db_option
+@click.option("--customer", default=None, help="Only this customer's own scanners (and the shipped ones).")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@handle_errors
+def scanners_list(db, customer, fmt):
+    """The shipped scanners and the customers' own."""
+    with _open(db, read_only=_exists(db)) as ws:
+        output.emit(ws.scanners(customer), fmt, title="link scanners")
+
+
+@scanners.command(name="add")
+@db_option
+@click.option("--customer", required=True, help="The customer whose interactions it concerns.")
+@click.option("--ip-prefix", default=None, help="Addresses that start with this (e.g. 203.0.113.).")
+@click.option("--cidr", default=None, help="An IPv4 range (e.g. 203.0.113.0/24).")
+@click.option("--user-agent", default=None, help="User agents that contain this text (any case).")
+@click.option("--label", default="", help="What the scanner is (shown as the automated reason).")
+@handle_errors
+def scanners_add(db, customer, ip_prefix, cidr, user_agent, label):
+    """Treat interactions from a link scanner as automated for a customer; past interactions are judged
+    again at once."""
+    given = [(k, v) for k, v in (("ip_prefix", ip_prefix), ("ip_cidr", cidr), ("user_agent", user_agent)) if v]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --ip-prefix, --cidr, --user-agent")
+    with _open(db) as ws:
+        stored = ws.add_scanner(customer, given[0][0], given[0][1], label)
+    click.echo(f"{customer}: {given[0][0]} {stored} counts as a link scanner")
+
+
+@scanners.command(name="remove")
+@db_option
+@click.option("--customer", required=True)
+@click.argument("pattern")
+@handle_errors
+def scanners_remove(db, customer, pattern):
+    """Remove a customer's own scanner by its PATTERN."""
+    with _open(db) as ws:
+        n = ws.remove_scanner(customer, pattern)
+    click.echo(f"{customer}: removed {n} scanner(s) {pattern}")
+
+
+@main.group()
 def samples():
     """Seeded sample data with planted truth."""
 

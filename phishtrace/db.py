@@ -44,6 +44,13 @@ BOOKKEEPING = {
         alias VARCHAR NOT NULL,
         primary_address VARCHAR NOT NULL
     """,
+    # a customer's own link scanners (phishtrace scanners add): kind 'ip_prefix', 'ip_cidr' (IPv4) or 'user_agent'
+    "customer_scanners": """
+        customer VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        pattern VARCHAR NOT NULL,
+        label VARCHAR NOT NULL
+    """,
     # known link scanners: kind 'ip_prefix' or 'user_agent' (substring), shipped in data/scanners.csv
     "ref_scanners": """
         kind VARCHAR NOT NULL,

@@ -1,6 +1,6 @@
 """Each customer's loaded data as hive-partitioned Parquet: `export()` writes every table that holds
-what was loaded (the raw_<format> tables, load_manifest, load_rejects, customer_senders,
-recipient_aliases) as `<folder>/<table>/customer=<name>/data.parquet`, which DuckDB (and any engine
+what was loaded or set for a customer (the raw_<format> tables, load_manifest, load_rejects,
+customer_senders, recipient_aliases, customer_scanners) as `<folder>/<table>/customer=<name>/data.parquet`, which DuckDB (and any engine
 that reads hive partitions) queries in place; `import_folder()` loads such a folder into a workspace in
 one transaction, load ids renumbered, and recomputes the models. The models themselves are not
 exported: they are a function of these tables and the settings."""
@@ -18,9 +18,8 @@ from phishtrace import registry, views
 from phishtrace.db import quote_ident, scalar
 from phishtrace.errors import PhishtraceError
 
-# tables keyed by customer besides the raw tables; the first three carry load ids
-CUSTOMER_TABLES = ("load_manifest", "load_rejects", "customer_senders", "recipient_aliases")
-WITH_LOAD_ID = ("load_manifest", "load_rejects")
+# tables keyed by customer besides the raw tables
+CUSTOMER_TABLES = ("load_manifest", "load_rejects", "customer_senders", "recipient_aliases", "customer_scanners")
 FILE_NAME = "data.parquet"
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from phishtrace import db, ingest, parquet, views
+from phishtrace import db, ingest, parquet, scanners, views
 from phishtrace.errors import PhishtraceError
 
 # session variables the views read (see docs/outcomes.md), with their types
@@ -173,6 +173,17 @@ class Workspace:
         if self.read_only:
             raise PhishtraceError("importing needs the workspace opened read-write")
         return parquet.import_folder(self.con, Path(folder))
+
+    def add_scanner(self, customer: str, kind: str, pattern: str, label: str = "") -> str:
+        """Treat interactions from this link scanner as automated for the customer (kind: ip_prefix,
+        ip_cidr or user_agent); returns the pattern as stored."""
+        return scanners.add(self.con, customer, kind, pattern, label)
+
+    def remove_scanner(self, customer: str, pattern: str) -> int:
+        return scanners.remove(self.con, customer, pattern)
+
+    def scanners(self, customer: str | None = None) -> pl.DataFrame:
+        return scanners.listing(self.con, customer)
 
     def add_sender(self, customer: str, sender: str) -> None:
         value = sender.strip().lower().strip("<>")

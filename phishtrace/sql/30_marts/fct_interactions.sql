@@ -16,12 +16,19 @@ WITH i AS (
     WHERE a.client_ip IS NOT NULL AND a.client_ip <> ''
     GROUP BY a.customer, a.client_ip, a.event_ts
     HAVING count(DISTINCT b.recipient) >= CAST(pt_var('pt_burst_recipients', 3) AS BIGINT)
+), scanners AS (
+    SELECT CAST(NULL AS VARCHAR) AS customer, kind, pattern, label FROM ref_scanners
+    UNION ALL
+    SELECT customer, kind, pattern, label FROM customer_scanners
 ), judged AS (
+    -- known scanners: the shipped list (ref_scanners) and the customer's own (customer_scanners)
     SELECT i.*,
-           (SELECT min(label) FROM ref_scanners r
-             WHERE r.kind = 'ip_prefix' AND i.client_ip IS NOT NULL AND starts_with(i.client_ip, r.pattern)) AS scanner_ip,
-           (SELECT min(label) FROM ref_scanners r
-             WHERE r.kind = 'user_agent' AND i.user_agent IS NOT NULL
+           (SELECT min(label) FROM scanners r
+             WHERE (r.customer IS NULL OR r.customer = i.customer) AND i.client_ip IS NOT NULL
+               AND ((r.kind = 'ip_prefix' AND starts_with(i.client_ip, r.pattern))
+                    OR (r.kind = 'ip_cidr' AND coalesce(pt_ipv4_in_cidr(i.client_ip, r.pattern), false)))) AS scanner_ip,
+           (SELECT min(label) FROM scanners r
+             WHERE (r.customer IS NULL OR r.customer = i.customer) AND r.kind = 'user_agent' AND i.user_agent IS NOT NULL
                AND strpos(lower(i.user_agent), lower(r.pattern)) > 0) AS scanner_ua,
            EXISTS (SELECT 1 FROM burst b WHERE b.customer = i.customer AND b.client_ip = i.client_ip
                    AND b.event_ts = i.event_ts) AS in_burst,
