@@ -48,6 +48,15 @@ def ingest_folders(db: Path, folders: list[Path]) -> list[str]:
 PHISHSIM_HEADER = ("Campaign,Campaign Run,Run Start,Run End,First Name,Last Name,Email,Status,Scheduled At,Sent At,"
                    "Delivered At,Opened At,Phished At,Replied At,Entered Data At,Reported At,Bounced At,Bounce Reason,"
                    "Sender,Subject,Message ID")
+def delivered_trace(rows) -> str:
+    """A message trace in the Graph / ISO-date CSV shape: one Delivered row per (received, sender,
+    recipient, subject, n), with Message-ID <m{n}@sim.example>."""
+    header = '"Received","SenderAddress","RecipientAddress","Subject","Status","MessageId","MessageTraceId"\n'
+    return header + "".join(
+        f'"{ts}","{sender}","{rcpt}","{subject}","Delivered","<m{n}@sim.example>",'
+        f'"00000000-0000-0000-0000-{int(n):012d}"\n' for ts, sender, rcpt, subject, n in rows)
+
+
 TRACE_HEADER = ('#TYPE Deserialized.Microsoft.Exchange.Management.FfoReporting.MessageTrace\n'
                 '"PSComputerName","RunspaceId","PSShowComputerName","Organization","MessageId","Received",'
                 '"SenderAddress","RecipientAddress","Subject","Status","ToIP","FromIP","Size","MessageTraceId",'

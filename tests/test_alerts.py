@@ -6,6 +6,8 @@ import csv
 
 import pytest
 
+from report_support import PHISHSIM_HEADER
+
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
@@ -28,11 +30,6 @@ def test_stalled_runs_and_tap_threat_alerts(ws, generated):
     tap = alerts.filter(alerts["alert"] == "url_threat_classified")
     assert set(tap["customer"]) == {"hooli"}  # acme has no TAP logs, so no threat call-out
     assert tap["recipients"].sum() > 0 and all("URL Defense" in d for d in tap["detail"])
-
-
-HEADER = ("Campaign,Campaign Run,Run Start,Run End,First Name,Last Name,Email,Status,Scheduled At,Sent At,"
-          "Delivered At,Opened At,Phished At,Replied At,Entered Data At,Reported At,Bounced At,Bounce Reason,"
-          "Sender,Subject,Message ID")
 
 
 def _row(campaign, run, day, n, status, *, domain="corp.example", delivered=True, phished_after=None,
@@ -73,7 +70,7 @@ def test_rate_jumps_bounce_concentration_and_still_sent(ws, tmp_path):
     # Held: 2 of 6 still Sent days later while 4 peers were delivered
     rows += [_row("Held", "Run 1", 1, n, "Sent" if n < 2 else "Delivered", delivered=n >= 2) for n in range(6)]
     export = tmp_path / "phishsim_export.csv"
-    export.write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    export.write_text(PHISHSIM_HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
     ws.ingest("acme", [str(export)])
 
     alerts = ws.alerts("acme")
@@ -95,7 +92,7 @@ def test_funnel_puts_the_raw_rate_beside_the_bot_adjusted_one(ws, tmp_path):
     rows = [_row("Invoice", "Run 1", 3, n, "Phished" if n < 8 else "Delivered",
                  phished_after=(7200 if n < 3 else 5) if n < 8 else None) for n in range(10)]
     export = tmp_path / "phishsim_export.csv"
-    export.write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    export.write_text(PHISHSIM_HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
     ws.ingest("acme", [str(export)])
     (f,) = ws.funnel("acme").iter_rows(named=True)
     assert (f["targeted"], f["any_interaction"], f["automated_interaction"], f["human_interaction"]) == (10, 8, 5, 3)

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from phishtrace.cli import main
+from report_support import PHISHSIM_HEADER, delivered_trace
 
 EXPORT = ("Campaign,Campaign Run,Run Start,Run End,First Name,Last Name,Email,Status,Scheduled At,Sent At,"
           "Delivered At,Opened At,Phished At,Replied At,Entered Data At,Reported At,Bounced At,Bounce Reason,"
@@ -138,15 +139,11 @@ def test_every_kind_of_bad_input_fails_cleanly_from_the_cli(_template_db, tmp_pa
 
 
 WINDOW_EXPORT = (
-    "Campaign,Campaign Run,Run Start,Run End,First Name,Last Name,Email,Status,Scheduled At,Sent At,Delivered At,"
-    "Opened At,Phished At,Replied At,Entered Data At,Reported At,Bounced At,Bounce Reason,Sender,Subject,Message ID\n"
+    PHISHSIM_HEADER + "\n"
     "C,Run 1,2025-06-17T09:00:00Z,2025-06-19T09:00:00Z,A,B,late@acme-corp.example,Sent,2025-06-17T09:00:00Z,"
     "2025-06-17T10:00:00Z,,,,,,,,,it@sim.example,Notice,\n")
 # the server logs the message 3 h after the platform's Sent time, with no Message-ID the platform knows
-WINDOW_TRACE = (
-    '"Received","SenderAddress","RecipientAddress","Subject","Status","MessageId","MessageTraceId"\n'
-    '"2025-06-17T13:00:00Z","it@sim.example","late@acme-corp.example","Notice","Delivered",'
-    '"<other@sim.example>","4221ec0a-b8ba-8ac1-5e05-d4d3fa57ed06"\n')
+WINDOW_TRACE = delivered_trace([("2025-06-17T13:00:00Z", "it@sim.example", "late@acme-corp.example", "Notice", 1)])
 
 
 def _outcome(db, *options):
@@ -239,8 +236,7 @@ def test_latency_summary_matches_the_per_recipient_rows(_template_db, tmp_path):
 
 
 OPENS_EXPORT = (
-    "Campaign,Campaign Run,Run Start,Run End,First Name,Last Name,Email,Status,Scheduled At,Sent At,Delivered At,"
-    "Opened At,Phished At,Replied At,Entered Data At,Reported At,Bounced At,Bounce Reason,Sender,Subject,Message ID\n"
+    PHISHSIM_HEADER + "\n"
     # opened two hours after delivery, nothing else (an image-fetching client would look the same)
     "C,Run 1,2025-06-17T09:00:00Z,2025-06-19T09:00:00Z,A,B,opener@acme-corp.example,Opened,2025-06-17T09:00:00Z,"
     "2025-06-17T10:00:00Z,2025-06-17T10:00:30Z,2025-06-17T12:00:00Z,,,,,,,it@sim.example,Notice,\n"

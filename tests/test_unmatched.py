@@ -5,15 +5,14 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from phishtrace.cli import main
+from report_support import PHISHSIM_HEADER, delivered_trace
 
 EXPORT = (
-    "Campaign,Campaign Run,Run Start,Run End,First Name,Last Name,Email,Status,Scheduled At,Sent At,Delivered At,"
-    "Opened At,Phished At,Replied At,Entered Data At,Reported At,Bounced At,Bounce Reason,Sender,Subject,Message ID\n"
+    PHISHSIM_HEADER + "\n"
     "Payroll,Run 1,2025-06-17T09:00:00Z,2025-06-19T09:00:00Z,Maria,Ali,maria.ali@acme-corp.example,Sent,"
     "2025-06-17T09:00:00Z,2025-06-17T10:00:00Z,,,,,,,,,payroll@sim.example,Your payslip,\n"
     "Payroll,Run 1,2025-06-17T09:00:00Z,2025-06-19T09:00:00Z,Omar,Wang,omar.wang@acme-corp.example,Sent,"
     "2025-06-17T09:00:00Z,2025-06-17T10:00:00Z,,,,,,,,,payroll@sim.example,Your payslip,\n")
-TRACE_HEADER = '"Received","SenderAddress","RecipientAddress","Subject","Status","MessageId","MessageTraceId"\n'
 ROWS = [
     # delivered to an alias of Maria the export does not know
     ("2025-06-17T10:00:05Z", "payroll@sim.example", "m.ali@acme-corp.example", "Your payslip", "1"),
@@ -28,15 +27,9 @@ ROWS = [
 ]
 
 
-def _trace(rows):
-    return TRACE_HEADER + "".join(
-        f'"{ts}","{sender}","{rcpt}","{subject}","Delivered","<m{n}@sim.example>","00000000-0000-0000-0000-00000000000{n}"\n'
-        for ts, sender, rcpt, subject, n in rows)
-
-
 def test_unmatched_events_name_what_they_resemble_and_the_likely_cause(ws, tmp_path):
     (tmp_path / "export.csv").write_text(EXPORT, encoding="utf-8")
-    (tmp_path / "trace.csv").write_text(_trace(ROWS), encoding="utf-8")
+    (tmp_path / "trace.csv").write_text(delivered_trace(ROWS), encoding="utf-8")
     ws.ingest("acme", [str(tmp_path / "export.csv"), str(tmp_path / "trace.csv")])
     got = {r["recipient"] + " " + r["event_ts"].strftime("%d"): r for r in ws.unmatched("acme").iter_rows(named=True)}
     assert set(got) == {"m.ali@acme-corp.example 17", "omar.wang@acme-corp.example 22", "x.lee@acme-corp.example 17"}
@@ -60,7 +53,7 @@ def test_unmatched_command(_template_db, tmp_path):
     db = str(tmp_path / "cli.duckdb")
     shutil.copyfile(_template_db, db)
     (tmp_path / "export.csv").write_text(EXPORT, encoding="utf-8")
-    (tmp_path / "trace.csv").write_text(_trace(ROWS), encoding="utf-8")
+    (tmp_path / "trace.csv").write_text(delivered_trace(ROWS), encoding="utf-8")
     r = CliRunner().invoke(main, ["ingest", "--db", db, "--customer", "acme", str(tmp_path / "export.csv"),
                                   str(tmp_path / "trace.csv")])
     assert r.exit_code == 0, r.output
