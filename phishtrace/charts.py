@@ -13,6 +13,8 @@ import math
 import altair as alt
 import polars as pl
 
+from phishtrace.outcome_sets import IN_INBOX
+
 HOPS = ["platform", "filter", "server", "mailbox", "none"]
 HOP_COLORS = ["#7f7f7f", "#d62728", "#ff7f0e", "#9467bd", "#2ca02c"]
 OUTCOMES = ["scheduling_stalled", "held_bounced_learner", "bounced", "filter_quarantined", "filter_deferred",
@@ -101,7 +103,7 @@ def drop_stage(outcomes: pl.DataFrame) -> pl.DataFrame:
     passed = sent & ~pl.col("stuck_at").is_in(["platform", "filter"])
     accepted = pl.col("outcome").is_in(ACCEPTED) | (
         (pl.col("outcome") == "unverified") & pl.col("stuck_at").is_in(["server", "mailbox"]))
-    inbox = pl.col("outcome").is_in(["interacted", "delivered"])
+    inbox = pl.col("outcome").is_in(IN_INBOX)
     human = pl.col("outcome") == "interacted"
     stage = (pl.when(~sent).then(pl.lit("sent"))
              .when(~passed).then(pl.lit("passed filter"))

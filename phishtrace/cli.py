@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from phishtrace import output, registry
-from phishtrace.errors import PhishtraceError
+from phishtrace.errors import PhishtraceError, one_line
 
 FORMATS = click.Choice(["table", "csv", "json"])
 OUTCOME_COLUMNS = ["customer", "campaign", "run", "recipient", "outcome", "stuck_at", "evidence_source",
@@ -298,7 +298,23 @@ def _recipient_filter(recipient: str):
 def sql(db, query, params, fmt, tuning):
     """Run a read-only SQL QUERY over the workspace (tables, raw_* and every view); values via --param."""
     with _tuned(db, tuning) as ws:
+        _read_only_query(ws, query)
         output.emit(ws.sql(query, list(params)), fmt)
+
+
+def _read_only_query(ws, query: str) -> None:
+    """Refuse anything but SELECT / EXPLAIN: with a matching-window option the workspace is open read-write
+    (inside a transaction that is rolled back), and a statement must not write or end that transaction."""
+    import duckdb
+
+    try:
+        kinds = [statement.type for statement in ws.con.extract_statements(query)]
+    except duckdb.Error as exc:
+        raise PhishtraceError(f"SQL error: {one_line(exc)}") from None
+    allowed = (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN)
+    refused = [kind.name for kind in kinds if kind not in allowed]
+    if refused or not kinds:
+        raise PhishtraceError(f"sql runs read-only queries (SELECT, EXPLAIN); got {', '.join(refused) or 'nothing'}")
 
 
 @main.command(name="export")

@@ -20,3 +20,15 @@ class InputError(PhishtraceError):
         if line is not None:
             where = f"{where}:{line}"
         super().__init__(f"{where}: {message}")
+
+
+def one_line(exc: BaseException) -> str:
+    """An engine's message on one line: its lines joined, up to the source excerpt DuckDB appends
+    ('LINE 1: ...' and a caret line)."""
+    kept = []
+    for line in str(exc).splitlines():
+        if line.strip().startswith("LINE "):
+            break
+        if line.strip():
+            kept.append(line.strip())
+    return " ".join(kept) or type(exc).__name__

@@ -16,11 +16,13 @@ import duckdb
 
 from phishtrace import registry, views
 from phishtrace.db import quote_ident, scalar
-from phishtrace.errors import PhishtraceError
+from phishtrace.errors import PhishtraceError, one_line
 
 # tables keyed by customer besides the raw tables
 CUSTOMER_TABLES = ("load_manifest", "load_rejects", "customer_senders", "recipient_aliases", "customer_scanners")
 FILE_NAME = "data.parquet"
+# old (customer, load_id) -> new load_id while a folder is imported
+LOAD_MAP = "_pt_import_loads"
 
 
 def tables() -> list[str]:
@@ -90,8 +92,9 @@ def import_folder(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int
         incoming = [r[0] for r in con.execute(
             "SELECT DISTINCT customer FROM read_parquet(?, hive_partitioning = false) ORDER BY 1", [manifest]).fetchall()]
     except duckdb.Error as exc:
-        raise PhishtraceError(f"{folder}/load_manifest: not readable as Parquet: {_first_line(exc)}") from None
-    present = {r[0] for r in con.execute("SELECT DISTINCT customer FROM load_manifest").fetchall()}
+        raise PhishtraceError(f"{folder}/load_manifest: not readable as Parquet: {one_line(exc)}") from None
+    present = {r[0] for r in con.execute(
+        " UNION ".join(f"SELECT customer FROM {quote_ident(t)}" for t in CUSTOMER_TABLES)).fetchall()}
     clash = [c for c in incoming if c in present]
     if clash:
         raise PhishtraceError(f"customer {clash[0]!r} already has data in this workspace: importing would "
@@ -99,32 +102,17 @@ def import_folder(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int
     counts: dict[str, int] = {}
     con.execute("BEGIN TRANSACTION")
     try:
-        low, high = con.execute("SELECT min(load_id), max(load_id) FROM read_parquet(?, hive_partitioning = false)",
-                                [manifest]).fetchall()[0]
-        # the imported loads take the next ids of this workspace's sequence, in their order
-        first = scalar(con, "SELECT nextval('load_id_seq')")
-        if high > low:
-            con.execute("SELECT max(nextval('load_id_seq')) FROM range(?)", [high - low])
-        offset = first - low
+        # each imported load (customer, its old id) takes the next id of this workspace's sequence: a
+        # folder may hold customers exported from different workspaces, whose ids overlap
+        con.execute(f"CREATE TEMPORARY TABLE {LOAD_MAP} AS SELECT customer, load_id AS old_id, "
+                    "nextval('load_id_seq') AS new_id FROM (SELECT customer, load_id FROM read_parquet(?, "
+                    "hive_partitioning = false) ORDER BY customer, load_id)", [manifest])
         for table, paths in files.items():
             shift = "load_id" in _columns(con, table)
-            select = "* REPLACE (load_id + ? AS load_id)" if shift else "*"
             for path in paths:
-                try:
-                    before = scalar(con, f"SELECT count(*) FROM {quote_ident(table)}")
-                    con.execute(f"INSERT INTO {quote_ident(table)} BY NAME SELECT {select} "
-                                "FROM read_parquet(?, hive_partitioning = false)",
-                                [offset, str(path)] if shift else [str(path)])
-                    counts[table] = counts.get(table, 0) + scalar(con, f"SELECT count(*) FROM {quote_ident(table)}") - before
-                except duckdb.Error as exc:
-                    raise PhishtraceError(f"{path}: cannot be loaded into {table}: {_first_line(exc)}") from None
-        for table in files:
-            if table != "load_manifest" and "load_id" in _columns(con, table):
-                orphans = scalar(con, f"SELECT count(*) FROM {quote_ident(table)} WHERE load_id BETWEEN ? AND ? "
-                                 "AND load_id NOT IN (SELECT load_id FROM load_manifest)", [first, high + offset])
-                if orphans:
-                    raise PhishtraceError(f"{folder / table}: {orphans} row(s) belong to no load in load_manifest")
+                counts[table] = counts.get(table, 0) + _insert_file(con, table, path, shift, folder)
         views.recompute(con)
+        con.execute(f"DROP TABLE {LOAD_MAP}")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -132,11 +120,24 @@ def import_folder(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int
     return counts
 
 
+def _insert_file(con: duckdb.DuckDBPyConnection, table: str, path: Path, shift: bool, folder: Path) -> int:
+    """Insert one Parquet file into its table (load ids mapped through LOAD_MAP); the rows inserted."""
+    source = "read_parquet(?, hive_partitioning = false)"
+    try:
+        if shift and table != "load_manifest":
+            orphans = scalar(con, f"SELECT count(*) FROM {source} p ANTI JOIN {LOAD_MAP} m "
+                                  "ON m.customer = p.customer AND m.old_id = p.load_id", [str(path)])
+            if orphans:
+                raise PhishtraceError(f"{path}: {orphans} row(s) belong to no load in "
+                                      f"{folder / 'load_manifest'}")
+        select = (f"SELECT p.* REPLACE (m.new_id AS load_id) FROM {source} p JOIN {LOAD_MAP} m "
+                  "ON m.customer = p.customer AND m.old_id = p.load_id" if shift else f"SELECT * FROM {source}")
+        return scalar(con, f"INSERT INTO {quote_ident(table)} BY NAME {select}", [str(path)])
+    except duckdb.Error as exc:
+        raise PhishtraceError(f"{path}: cannot be loaded into {table}: {one_line(exc)}") from None
+
+
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?",
         [table]).fetchall()]
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

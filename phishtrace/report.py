@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from phishtrace import report_html as H
+from phishtrace.outcome_sets import IN_INBOX, UNVERIFIED
 from phishtrace.errors import PhishtraceError
 from phishtrace.masking import KEY_ENV, Masker
 from phishtrace.report_params import ReportParams
@@ -230,10 +231,7 @@ def _collect(pool: Executor, jobs: list[Job], on_done: Callable[[Result], None] 
 
 
 # -- the index ---------------------------------------------------------------------------------
-# the outcomes that leave a message in the inbox, and the one that means no evidence either way
-IN_INBOX = ("interacted", "delivered")
-UNVERIFIED = "unverified"
-ROLLUP = ("recipients", "in inbox", "not in inbox", "unverified", "human interaction")
+ROLLUP = ("recipients", "in inbox", "not in inbox", "of which unverified", "human interaction")
 
 
 def outcome_counts(csv_path: Path) -> dict[str, int] | None:
@@ -248,7 +246,8 @@ def outcome_counts(csv_path: Path) -> dict[str, int] | None:
         for row in reader:
             outcome = row["outcome"]
             counts["recipients"] += 1
-            counts["in inbox" if outcome in IN_INBOX else UNVERIFIED if outcome == UNVERIFIED else "not in inbox"] += 1
+            counts["in inbox" if outcome in IN_INBOX else "not in inbox"] += 1
+            counts["of which unverified"] += outcome == UNVERIFIED
             counts["human interaction"] += outcome == "interacted"
     return counts
 

@@ -16,6 +16,7 @@ from phishtrace import charts, output
 from phishtrace import report_html as H
 from phishtrace.errors import PhishtraceError
 from phishtrace.masking import Masker, NoMask
+from phishtrace.outcome_sets import IN_INBOX
 from phishtrace.report_params import ReportParams
 
 # the outcome table written as CSV beside the report
@@ -115,7 +116,7 @@ def _with_labels(df: pl.DataFrame) -> pl.DataFrame:
 def not_in_inbox(rep: Report) -> pl.DataFrame:
     """Recipients that did not reach the inbox, in hop order, with their evidence in one column."""
     hop = {h: i for i, h in enumerate(charts.HOPS)}
-    df = rep.outcomes.filter(~pl.col("outcome").is_in(["delivered", "interacted"]))
+    df = rep.outcomes.filter(~pl.col("outcome").is_in(IN_INBOX))
     evidence = pl.concat_str(
         [pl.coalesce(pl.col("evidence_file"), pl.col("evidence_source")),
          pl.when(pl.col("evidence_row").is_not_null()).then(pl.format(" line {}", pl.col("evidence_row")))
@@ -143,14 +144,14 @@ def summary_lines(rep: Report) -> tuple[list[str], list[str]]:
     if not n:
         return ["No campaign recipients are loaded for this selection."], []
     pct = lambda k: f"{100 * k / n:.1f}%"  # noqa: E731
-    inbox = o.filter(pl.col("outcome").is_in(["delivered", "interacted"])).height
+    inbox = o.filter(pl.col("outcome").is_in(IN_INBOX)).height
     human = o.filter(pl.col("outcome") == "interacted").height
     sent = o.filter(pl.col("sent_at").is_not_null()).height
     runs = o.select("campaign", "run").unique().height
     scope = f"campaign {rep.campaign}" if rep.campaign else f"{len(rep.campaigns)} campaign(s)"
     lines = [f"{n:,} recipient(s) were targeted in {scope} ({runs} run(s)); {sent:,} ({pct(sent)}) were sent.",
              f"{inbox:,} ({pct(inbox)}) reached the inbox, and a person interacted with {human:,} ({pct(human)})."]
-    rest = o.filter(~pl.col("outcome").is_in(["delivered", "interacted"]))
+    rest = o.filter(~pl.col("outcome").is_in(IN_INBOX))
     if rest.height:
         # a next step that names one message's window reads, for the group, as "each message's send window"
         general = pl.col("next_step").str.replace(WINDOW, "each message's send window")

@@ -36,8 +36,10 @@ def normalise(kind: str, pattern: str) -> str:
 
 
 def add(con: duckdb.DuckDBPyConnection, customer: str, kind: str, pattern: str, label: str) -> str:
-    if not customer or not customer.strip():
-        raise PhishtraceError("a customer name is required (--customer)")
+    known = [r[0] for r in con.execute("SELECT DISTINCT customer FROM load_manifest ORDER BY 1").fetchall()]
+    if customer not in known:
+        raise PhishtraceError(f"no data loaded for customer {customer!r} (loaded: {', '.join(known) or 'none'}); "
+                              "load its files first")
     value = normalise(kind, pattern)
     text = (label or "").strip() or value
     exists = scalar(con, "SELECT count(*) FROM customer_scanners WHERE customer = ? AND kind = ? AND pattern = ?",
@@ -55,8 +57,8 @@ def remove(con: duckdb.DuckDBPyConnection, customer: str, pattern: str) -> int:
     value = (pattern or "").strip()
     candidates = {value}
     try:
-        candidates.add(str(ipaddress.ip_network(value, strict=False)))
-    except ValueError:
+        candidates.add(normalise("ip_cidr", value))  # a range as given or as stored
+    except PhishtraceError:
         pass
     found = scalar(con, "SELECT count(*) FROM customer_scanners WHERE customer = ? AND list_contains(?, pattern)",
                    [customer, sorted(candidates)])

@@ -29,13 +29,14 @@ def zone(name: str | None):
         return None
     text = name.strip()
     m = re.fullmatch(r"(?:UTC)?([+-])(\d{1,2}):?(\d{2})?", text)
-    if m:
-        sign = 1 if m.group(1) == "+" else -1
-        return timezone(sign * timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0)))
     try:
+        if m:
+            sign = 1 if m.group(1) == "+" else -1
+            return timezone(sign * timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0)))
         return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise PhishtraceError(f"unknown time zone {name!r}: use an IANA name such as Europe/Paris, or an offset such as +02:00") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # (a folder such as 'Europe' is an OSError)
+        raise PhishtraceError(f"unknown time zone {name!r}: use an IANA name such as Europe/Paris, or an offset "
+                              "such as +02:00 (at most 23:59)") from None
 
 
 def _offset(text: str) -> timezone:

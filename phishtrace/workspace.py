@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 
 from phishtrace import db, ingest, parquet, scanners, views
-from phishtrace.errors import PhishtraceError
+from phishtrace.errors import PhishtraceError, one_line
 
 # session variables the views read (see docs/outcomes.md), with their types
 SETTINGS = {
@@ -90,9 +90,12 @@ class Workspace:
         """configure() for the duration of the block only: a changed matching window recomputes the
         models inside a transaction that is rolled back when the block ends, so the workspace keeps its
         models and settings."""
-        self._set(settings)
-        changed = self._window_changed()
+        self._known(settings)
+        before = {key: db.scalar(self.con, "SELECT getvariable(?)", [f"pt_{key}"]) for key in settings}
+        changed = False
         try:
+            self._set(settings)
+            changed = self._window_changed()
             if changed:
                 self.con.execute("BEGIN TRANSACTION")
                 views.recompute(self.con)
@@ -100,14 +103,17 @@ class Workspace:
         finally:
             if changed:
                 self.con.execute("ROLLBACK")
-            for key in settings:
-                self.con.execute(f"RESET VARIABLE {db.quote_ident('pt_' + key)}")
-            self._restore_settings()
+            self._set(before)
 
-    def _set(self, settings: dict[str, Any]) -> None:
-        for key, value in settings.items():
+    @staticmethod
+    def _known(settings: dict[str, Any]) -> None:
+        for key in settings:
             if key not in SETTINGS:
                 raise PhishtraceError(f"unknown setting {key!r}; known: {', '.join(SETTINGS)}")
+
+    def _set(self, settings: dict[str, Any]) -> None:
+        self._known(settings)
+        for key, value in settings.items():
             name = f"pt_{key}"
             if value is None:
                 self.con.execute(f"RESET VARIABLE {db.quote_ident(name)}")
@@ -125,9 +131,7 @@ class Workspace:
     def _restore_settings(self) -> None:
         """Start from the matching window the stored models were computed with, so that the views and
         the materialised models agree."""
-        for name, value in views.stored_settings(self.con).items():
-            key = name.removeprefix("pt_")
-            self.con.execute(f"SET VARIABLE {db.quote_ident(name)} = CAST(? AS {SETTINGS[key]})", [value])
+        self._set({name.removeprefix("pt_"): value for name, value in views.stored_settings(self.con).items()})
 
     def refresh(self) -> None:
         """Recompute the materialised models (done automatically after every ingest)."""
@@ -210,7 +214,7 @@ class Workspace:
         try:
             return self.con.sql(query, params=list(params) or None).pl()
         except duckdb.Error as exc:
-            raise PhishtraceError(f"SQL error: {exc}") from None
+            raise PhishtraceError(f"SQL error: {one_line(exc)}") from None
 
     def _select(self, view: str, customer: str | None, campaign: str | None = None,
                 order: str = "", extra: str = "", params: list | None = None) -> pl.DataFrame:

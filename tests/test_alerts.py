@@ -62,6 +62,9 @@ def test_rate_jumps_bounce_concentration_and_still_sent(ws, tmp_path):
                   phished_after=7200 if n < 1 else None) for n in range(10)]
     rows += [_row("Payroll", "Run 2", 10, n, "Phished" if n < 6 else "Delivered",
                   phished_after=7200 if n < 6 else None) for n in range(10)]
+    # Steady: automated share 50 % -> 60 % and human rate 50 % -> 40 %: neither doubles, no jump alert
+    rows += [_row("Steady", "Run 1", 3, n, "Phished", phished_after=5 if n < 2 else 7200) for n in range(4)]
+    rows += [_row("Steady", "Run 2", 10, n, "Phished", phished_after=5 if n < 3 else 7200) for n in range(5)]
     # Bounce: 4 of 5 recipients at bad.example bounce, 1 of 3 at corp.example
     rows += [_row("Bounce", "Run 1", 4, n, "Bounced" if n < 4 else "Delivered", domain="bad.example",
                   delivered=n >= 4, bounced=n < 4) for n in range(5)]

@@ -179,6 +179,14 @@ def test_view_options_reach_the_views(_template_db, tmp_path):
     assert json.loads(r.output) == [{"stall": 7, "held": 2, "burst_s": 4, "burst_n": 9, "before": 1}]
     r = CliRunner().invoke(main, ["outcomes", "--db", db, "--burst-recipients", "0"])
     assert r.exit_code == 2 and "0 is not in the range x>=1" in r.output
+    # and they change what the views decide: a run still Scheduling 15 min after it started
+    (tmp_path / "stalled.csv").write_text(
+        PHISHSIM_HEADER + "\nC,Run 1,2025-06-17T09:00:00Z,2025-06-19T09:00:00Z,A,B,s@acme-corp.example,Scheduling,"
+        ",,,,,,,,,,it@sim.example,Notice,\n", encoding="utf-8")
+    assert run("ingest", "--db", db, "--customer", "acme", str(tmp_path / "stalled.csv")).exit_code == 0
+    as_of = ["--as-of", "2025-06-17T09:15:00Z"]
+    assert _outcome(db, *as_of)[0] == "scheduling_stalled"  # more than 10 min (the default)
+    assert _outcome(db, *as_of, "--stall-minutes", "30")[0] != "scheduling_stalled"
 
 
 def test_a_changed_matching_window_is_kept_by_the_workspace(tmp_path):
@@ -232,7 +240,9 @@ def test_latency_summary_matches_the_per_recipient_rows(_template_db, tmp_path):
         assert float(s["min_seconds"]) == values[0] and float(s["max_seconds"]) == values[-1]
         if len(values) > 1:  # linear interpolation between closest ranks, (n - 1) * q
             p90 = statistics.quantiles(values, n=10, method="inclusive")[8]
+            p99 = statistics.quantiles(values, n=100, method="inclusive")[98]
             assert float(s["p90_seconds"]) == pytest.approx(p90)
+            assert float(s["p99_seconds"]) == pytest.approx(p99)
 
 
 OPENS_EXPORT = (
@@ -242,7 +252,10 @@ OPENS_EXPORT = (
     "2025-06-17T10:00:00Z,2025-06-17T10:00:30Z,2025-06-17T12:00:00Z,,,,,,,it@sim.example,Notice,\n"
     # opened and clicked
     "C,Run 1,2025-06-17T09:00:00Z,2025-06-19T09:00:00Z,C,D,clicker@acme-corp.example,Phished,2025-06-17T09:00:00Z,"
-    "2025-06-17T10:00:00Z,2025-06-17T10:00:30Z,2025-06-17T12:00:00Z,2025-06-17T12:01:00Z,,,,,,it@sim.example,Notice,\n")
+    "2025-06-17T10:00:00Z,2025-06-17T10:00:30Z,2025-06-17T12:00:00Z,2025-06-17T12:01:00Z,,,,,,it@sim.example,Notice,\n"
+    # "opened" 5 s after delivery: a scanner fetching the images
+    "C,Run 1,2025-06-17T09:00:00Z,2025-06-19T09:00:00Z,E,F,scanned@acme-corp.example,Opened,2025-06-17T09:00:00Z,"
+    "2025-06-17T10:00:00Z,2025-06-17T10:00:30Z,2025-06-17T10:00:35Z,,,,,,,it@sim.example,Notice,\n")
 
 
 def test_ignore_opens_leaves_opens_out_of_the_interactions(_template_db, tmp_path):
@@ -256,8 +269,39 @@ def test_ignore_opens_leaves_opens_out_of_the_interactions(_template_db, tmp_pat
                 for row in csv.DictReader(io.StringIO(r.output))}
 
     assert outcomes() == {"opener@acme-corp.example": ("interacted", "12:00", "1"),
-                          "clicker@acme-corp.example": ("interacted", "12:00", "2")}
-    assert outcomes("--ignore-opens") == {"opener@acme-corp.example": ("unverified", "", "0"),  # no mail log
-                                          "clicker@acme-corp.example": ("interacted", "12:01", "1")}
-    funnel = list(csv.DictReader(io.StringIO(run("funnel", "--db", db, "--format", "csv", "--ignore-opens").output)))
-    assert funnel[0]["human_interaction"] == "1" and funnel[0]["human_interaction_rate"] == "0.5"
+                          "clicker@acme-corp.example": ("interacted", "12:00", "2"),
+                          "scanned@acme-corp.example": ("unverified", "", "0")}  # no mail log
+    assert outcomes("--ignore-opens") == {"opener@acme-corp.example": ("unverified", "", "0"),
+                                          "clicker@acme-corp.example": ("interacted", "12:01", "1"),
+                                          "scanned@acme-corp.example": ("unverified", "", "0")}
+
+    def funnel(*options):
+        (row,) = csv.DictReader(io.StringIO(run("funnel", "--db", db, "--format", "csv", *options).output))
+        return [row[k] for k in ("any_interaction", "automated_interaction", "human_interaction",
+                                 "raw_interaction_rate", "human_interaction_rate")]
+
+    assert funnel() == ["3", "1", "2", "1.0", "0.6667"]
+    assert funnel("--ignore-opens") == ["1", "0", "1", "0.3333", "0.3333"]  # the scanner's open is gone too
+
+
+def test_preview_gives_back_the_settings_it_found(tmp_path):
+    from datetime import datetime, timezone
+
+    from phishtrace import Workspace
+    from phishtrace.errors import PhishtraceError
+
+    with Workspace(str(tmp_path / "p.duckdb")) as ws:
+        ws.configure(as_of=datetime(2025, 1, 1, tzinfo=timezone.utc), scanner_seconds=30)
+        with ws.preview(as_of=datetime(2025, 6, 1, tzinfo=timezone.utc), held_hours=5):
+            got = ws.sql("SELECT getvariable('pt_as_of') AS a, getvariable('pt_held_hours') AS h").row(0)
+            assert got[0].month == 6 and got[1] == 5
+        got = ws.sql("SELECT getvariable('pt_as_of') AS a, getvariable('pt_held_hours') AS h, "
+                     "getvariable('pt_scanner_seconds') AS s").row(0)
+        assert got[0].month == 1 and got[1] is None and got[2] == 30
+        with pytest.raises(PhishtraceError, match="unknown setting 'nope'"):
+            with ws.preview(scanner_seconds=1, nope=3):
+                pass
+        with pytest.raises(RuntimeError):  # an error inside the block
+            with ws.preview(scanner_seconds=1):
+                raise RuntimeError
+        assert ws.sql("SELECT getvariable('pt_scanner_seconds') AS s")["s"][0] == 30

@@ -127,3 +127,35 @@ def test_export_and_import_commands(source, tmp_path):
     assert f"raw_phishsim_csv: {_data_rows('globex')} rows" in r.output
     r = CliRunner().invoke(main, ["export", "--db", db, "--out", str(out), "--customer", "nobody"])
     assert r.exit_code == 2 and r.output.startswith("error: no data loaded for customer 'nobody'")
+
+
+def test_one_folder_with_customers_from_two_workspaces_imports(tmp_path):
+    out = tmp_path / "export"
+    first, second = Workspace(str(tmp_path / "w1.duckdb")), Workspace(str(tmp_path / "w2.duckdb"))
+    first.ingest("acme", _samples("acme"))
+    second.ingest("globex", _samples("globex"))  # its load ids start at 1 too
+    first.export_parquet(out)
+    second.export_parquet(out)
+    target = Workspace(str(tmp_path / "target.duckdb"))
+    target.import_parquet(out)
+    for source, customer in ((first, "acme"), (second, "globex")):
+        got, want = _sorted(target.outcomes(customer)), _sorted(source.outcomes(customer))
+        assert got.drop("evidence_load_id").equals(want.drop("evidence_load_id"))
+        assert _load_paths(target, got) == _load_paths(source, want)
+    assert target.con.execute("SELECT count(DISTINCT load_id) = count(*) FROM load_manifest").fetchall() == [(True,)]
+    for ws in (first, second, target):
+        ws.close()
+
+
+def test_rows_of_a_load_the_manifest_does_not_have_are_refused(source, tmp_path):
+    out = tmp_path / "export"
+    source.export_parquet(out)
+    stray = out / "raw_phishsim_csv" / "customer=globex" / "data.parquet"
+    duckdb.connect().sql("SELECT * REPLACE (load_id + 1000 AS load_id) FROM read_parquet(?)",
+                         params=[str(stray)]).write_parquet(str(tmp_path / "stray.parquet"))
+    (tmp_path / "stray.parquet").replace(stray)
+    target = Workspace(str(tmp_path / "target.duckdb"))
+    with pytest.raises(PhishtraceError, match=f"{stray}: {_data_rows('globex')} row\\(s\\) belong to no load"):
+        target.import_parquet(out)
+    assert target.customers() == []
+    target.close()

@@ -62,7 +62,10 @@ def test_a_customers_scanner_rejudges_its_interactions_only(ws, tmp_path):
     assert scopes.count("globex") == 2 and "acme" not in scopes and "shipped" in scopes
 
 
-def test_scanner_patterns_are_checked(ws):
+def test_scanner_patterns_are_checked(ws, tmp_path):
+    with pytest.raises(PhishtraceError, match="no data loaded for customer 'acme'"):
+        ws.add_scanner("acme", "ip_prefix", "10.")  # a typo in the customer name is caught
+    _load(ws, tmp_path, "acme")
     with pytest.raises(PhishtraceError, match="IPv6 ranges are not supported"):
         ws.add_scanner("acme", "ip_cidr", "2001:db8::/32")
     with pytest.raises(PhishtraceError, match="not an IP range"):
@@ -88,8 +91,12 @@ def test_ipv4_range_macro(ws, ip, cidr, inside):
 
 
 def test_scanners_commands(_template_db, tmp_path):
+    from phishtrace import Workspace
+
     db = str(tmp_path / "cli.duckdb")
     shutil.copyfile(_template_db, db)
+    with Workspace(db) as ws:
+        _load(ws, tmp_path, "acme")
     r = CliRunner().invoke(main, ["scanners", "add", "--db", db, "--customer", "acme", "--cidr", "203.0.113.7/24",
                                   "--label", "Sandbox"])
     assert r.exit_code == 0 and "ip_cidr 203.0.113.0/24" in r.output

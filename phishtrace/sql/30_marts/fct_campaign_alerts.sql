@@ -13,6 +13,7 @@ runs AS (
                              AND sent_at < as_of - INTERVAL 1 HOUR) AS still_sent,
            count(*) FILTER (WHERE platform_delivered_at IS NOT NULL) AS platform_delivered,
            sum(automated_interactions) AS automated,
+           count(*) FILTER (WHERE automated_interactions > 0) AS automated_recipients,
            sum(automated_interactions + human_interactions) AS interactions,
            count(*) FILTER (WHERE outcome = 'interacted') AS human,
            count(*) FILTER (WHERE sent_at IS NOT NULL) AS sent
@@ -46,7 +47,7 @@ SELECT customer, campaign, run, 'still_sent', 'medium', still_sent,
 FROM runs WHERE still_sent > 0 AND platform_delivered > 0
 UNION ALL
 SELECT customer, campaign, run, 'automated_interactions', CASE WHEN automated >= 0.5 * interactions THEN 'high' ELSE 'medium' END,
-       CAST(automated AS BIGINT),
+       automated_recipients,
        CAST(automated AS BIGINT) || ' of ' || CAST(interactions AS BIGINT) || ' interactions (' ||
        CAST(round(100.0 * automated / interactions) AS BIGINT) ||
        ' %) look automated (link scanners): review allowlisting so scanners do not inflate results.'
@@ -55,14 +56,13 @@ UNION ALL
 SELECT customer, campaign, run, 'phish_rate_jump', 'medium', CAST(human AS BIGINT),
        'human interaction rate ' || CAST(round(100 * rate) AS BIGINT) || ' % against ' ||
        CAST(round(100 * prev_rate) AS BIGINT) || ' % in the previous run: check allowlisting and scanner exclusions.'
-FROM ranked WHERE prev_rate IS NOT NULL AND rate >= 2 * prev_rate AND rate - prev_rate >= 0.2
+FROM ranked WHERE pt_jumped(rate, prev_rate)
 UNION ALL
-SELECT customer, campaign, run, 'automated_share_jump', 'high', CAST(automated AS BIGINT),
+SELECT customer, campaign, run, 'automated_share_jump', 'high', automated_recipients,
        CAST(round(100 * automated_share) AS BIGINT) || ' % of interactions look automated against ' ||
        CAST(round(100 * prev_automated_share) AS BIGINT) || ' % in the previous run: link scanners now reach the '
        || 'simulation; check allowlisting and scanner exclusions before reading this run''s results.'
-FROM ranked WHERE prev_automated_share IS NOT NULL AND automated_share >= 2 * prev_automated_share
-                  AND automated_share - prev_automated_share >= 0.2
+FROM ranked WHERE pt_jumped(automated_share, prev_automated_share)
 UNION ALL
 SELECT customer, campaign, run, 'bounce_concentration', 'medium', bounced,
        bounced || ' of ' || n || ' recipients at ' || domain || ' bounced: check that domain''s mail filter or routing.'

@@ -7,22 +7,22 @@ WITH s AS (
 ), hop AS (
     SELECT * FROM int_hop_states
 ), inter AS (
-    -- a person's interaction counts unless it is an open and opens are not counted (pt_count_opens =
-    -- false: mail clients that fetch images themselves, such as Apple Mail Privacy Protection, open
-    -- every message)
+    -- an open is not an interaction at all (a person's or a scanner's) when pt_count_opens is false: mail
+    -- clients that fetch images themselves, such as Apple Mail Privacy Protection, open every message
     SELECT message_key,
            min(event_ts) FILTER (WHERE counted) AS first_human_ts,
            arg_min(kind, event_ts) FILTER (WHERE counted) AS first_human_kind,
            arg_min(source_format, event_ts) FILTER (WHERE counted) AS first_human_source,
            arg_min(source_row, event_ts) FILTER (WHERE counted) AS first_human_row,
            arg_min(load_id, event_ts) FILTER (WHERE counted) AS first_human_load,
-           min(event_ts) FILTER (WHERE automated) AS first_automated_ts,
+           min(event_ts) FILTER (WHERE counted_automated) AS first_automated_ts,
            count(*) FILTER (WHERE counted) AS human_interactions,
-           count(*) FILTER (WHERE automated) AS automated_interactions,
+           count(*) FILTER (WHERE counted_automated) AS automated_interactions,
            min(event_ts) FILTER (WHERE kind = 'reported') AS reported_at
-    FROM (SELECT *, NOT automated AND kind <> 'reported'
-                    AND (kind <> 'opened' OR CAST(pt_var('pt_count_opens', true) AS BOOLEAN)) AS counted
-          FROM fct_interactions)
+    FROM (SELECT *, NOT automated AND kind <> 'reported' AND opens_count AS counted,
+                 automated AND opens_count AS counted_automated
+          FROM (SELECT *, kind <> 'opened' OR CAST(pt_var('pt_count_opens', true) AS BOOLEAN) AS opens_count
+                FROM fct_interactions))
     GROUP BY message_key
 ), cov AS (
     SELECT message_key,

@@ -24,16 +24,16 @@ WITH unmatched AS (
     SELECT event_id, campaign, string_agg(looks_like, ' and ' ORDER BY looks_like) AS looks_like
     FROM resembles GROUP BY ALL
 ), known AS (
-    SELECT DISTINCT customer, recipient FROM int_messages
+    SELECT DISTINCT customer, campaign, recipient FROM int_messages
 )
 SELECT u.customer, j.campaign, u.recipient, u.event_ts, u.hop, u.source_format, u.action, u.sender, u.subject,
        u.message_id, u.recipient_as_logged, j.looks_like,
        CASE WHEN u.recipient IS NULL THEN 'the event names no recipient'
-            WHEN k.recipient IS NULL THEN 'recipient not in the campaign export: add an alias (ingest --aliases) '
+            WHEN k.recipient IS NULL THEN 'recipient not in this campaign''s export: add an alias (ingest --aliases) '
                                           || 'or check who the simulation was sent to'
-            ELSE 'recipient is in the export: logged outside the matching window or for another message '
-                 || '(check the send time and --window-hours)' END AS likely_cause,
+            ELSE 'recipient is in this campaign''s export: logged outside the matching window or for another '
+                 || 'message (check the send time and --window-hours)' END AS likely_cause,
        u.load_id, u.source_row, u.event_id
 FROM unmatched u
 JOIN judged j ON j.event_id = u.event_id
-LEFT JOIN known k ON k.customer = u.customer AND k.recipient = u.recipient
+LEFT JOIN known k ON k.customer = u.customer AND k.campaign = j.campaign AND k.recipient = u.recipient
