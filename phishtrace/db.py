@@ -51,6 +51,12 @@ BOOKKEEPING = {
         pattern VARCHAR NOT NULL,
         label VARCHAR NOT NULL
     """,
+    # how many days back a source can still be fetched from its vendor, shipped in data/retention.csv
+    "ref_retention": """
+        format VARCHAR NOT NULL,
+        days INTEGER NOT NULL,
+        how VARCHAR NOT NULL
+    """,
     # known link scanners: kind 'ip_prefix' or 'user_agent' (substring), shipped in data/scanners.csv
     "ref_scanners": """
         kind VARCHAR NOT NULL,

@@ -125,6 +125,10 @@ def fingerprint() -> str:
         h.update(f"{m.layer}/{m.name}/{m.kind}\n{m.sql}\n".encode())
     for name, text in macros():
         h.update(f"{name}\n{text}\n".encode())
+    # (the shipped reference tables are reloaded when the fingerprint changes)
+    for entry in sorted((resources.files("phishtrace") / "data").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".csv"):
+            h.update(entry.name.encode() + b"\n" + entry.read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -52,14 +52,15 @@ class Workspace:
             views.build(self.con)
 
     def _load_reference(self) -> None:
-        self.con.execute("DELETE FROM ref_scanners")
-        text = (resources.files("phishtrace") / "data" / "scanners.csv").read_text(encoding="utf-8")
-        rows = [
-            [r["kind"], r["pattern"], r["label"]]
-            for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
-        ]
-        if rows:
-            self.con.executemany("INSERT INTO ref_scanners VALUES (?, ?, ?)", rows)
+        """The shipped reference tables (phishtrace/data/<name>.csv, '#' lines are comments)."""
+        for table, name, columns in (("ref_scanners", "scanners", ("kind", "pattern", "label")),
+                                     ("ref_retention", "retention", ("format", "days", "how"))):
+            self.con.execute(f"DELETE FROM {db.quote_ident(table)}")
+            text = (resources.files("phishtrace") / "data" / f"{name}.csv").read_text(encoding="utf-8")
+            rows = [[r[c] for c in columns]
+                    for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))]
+            if rows:
+                self.con.executemany(f"INSERT INTO {db.quote_ident(table)} VALUES (?, ?, ?)", rows)
 
     def _check_built(self) -> None:
         if views.stored(self.con, "views") != views.fingerprint():

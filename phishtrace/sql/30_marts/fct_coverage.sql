@@ -1,5 +1,6 @@
 -- Per customer x hop x source: what was loaded, the time range covered, and the share of sent messages that
--- source matched. Hops without any loaded source appear with loaded = false, so gaps are visible.
+-- source matched. Hops without any loaded source appear with loaded = false, so gaps are visible. Where the
+-- vendor's retention is known (ref_retention), until when the logs of the first send can be fetched.
 WITH loads AS (
     SELECT customer, hop, format AS source_format, count(*) AS files, sum(rows_loaded) AS rows_loaded,
            sum(rows_rejected) AS rows_rejected, min(window_start) AS window_start, max(window_end) AS window_end,
@@ -28,8 +29,11 @@ SELECT h.customer, h.hop, h.hop_order, l.source_format, l.source_format IS NOT N
        CASE WHEN l.source_format IS NULL OR h.hop = 'platform' THEN NULL
             WHEN l.window_end < s.last_sent THEN 'ends before the last message was sent'
             WHEN l.window_start > s.first_sent + INTERVAL 5 MINUTE THEN 'starts after the first message was sent'
-            ELSE 'covers every send time' END AS window_note
+            ELSE 'covers every send time' END AS window_note,
+       r.days AS retention_days, r.how AS retention,
+       s.first_sent + to_days(r.days) AS first_send_fetchable_until
 FROM hops h
 LEFT JOIN loads l ON l.customer = h.customer AND l.hop = h.hop
 LEFT JOIN sent s ON s.customer = h.customer
 LEFT JOIN matched m ON m.customer = h.customer AND m.source_format = l.source_format
+LEFT JOIN ref_retention r ON r.format = l.source_format

@@ -30,10 +30,12 @@ WITH s AS (
            bool_or(covered) FILTER (WHERE hop = 'filter') AS filter_covered,
            any_value(formats) FILTER (WHERE hop = 'filter') AS filter_formats,
            any_value(windows) FILTER (WHERE hop = 'filter') AS filter_windows,
+           any_value(fetch_note) FILTER (WHERE hop = 'filter') AS filter_fetch_note,
            bool_or(loaded) FILTER (WHERE hop = 'server') AS server_loaded,
            bool_or(covered) FILTER (WHERE hop = 'server') AS server_covered,
            any_value(formats) FILTER (WHERE hop = 'server') AS server_formats,
            any_value(windows) FILTER (WHERE hop = 'server') AS server_windows,
+           any_value(fetch_note) FILTER (WHERE hop = 'server') AS server_fetch_note,
            bool_or(loaded) FILTER (WHERE hop = 'mailbox') AS mailbox_loaded,
            bool_or(covered) FILTER (WHERE hop = 'mailbox') AS mailbox_covered
     FROM int_hop_coverage
@@ -42,8 +44,8 @@ WITH s AS (
     SELECT s.*, i.first_human_ts, i.first_human_kind, i.first_human_source, i.first_human_row, i.first_human_load,
            i.first_automated_ts, coalesce(i.human_interactions, 0) AS human_interactions,
            coalesce(i.automated_interactions, 0) AS automated_interactions, i.reported_at,
-           c.filter_loaded, c.filter_covered, c.filter_formats, c.filter_windows,
-           c.server_loaded, c.server_covered, c.server_formats, c.server_windows,
+           c.filter_loaded, c.filter_covered, c.filter_formats, c.filter_windows, c.filter_fetch_note,
+           c.server_loaded, c.server_covered, c.server_formats, c.server_windows, c.server_fetch_note,
            c.mailbox_loaded, c.mailbox_covered,
            r.event_ts AS rule_ts, r.reason AS rule_reason, r.source_format AS rule_source, r.source_row AS rule_row,
            r.load_id AS rule_load, r.location AS rule_location, r.matched_on AS rule_matched_on,
@@ -183,10 +185,10 @@ SELECT customer, campaign, run, recipient, outcome, stuck_at,
                WHEN server_state = 'deferred' THEN 'Delivery is still being retried at the mail server: check its queue and the deferral reason.'
                WHEN server_state = 'relayed' THEN 'The mail server passed it on to another system: load that system''s logs for ' || sent_window || '.'
                WHEN server_state IS NOT NULL OR mailbox_state IS NOT NULL THEN 'The mail server received it but logged no final delivery: look it up in the server''s message trace detail and quarantine.'
-               WHEN next_hop = 'filter' AND NOT filter_covered THEN 'Load filter logs (' || filter_formats || ') covering ' || sent_window || '; the loaded ones cover ' || coalesce(filter_windows, 'nothing') || '.'
+               WHEN next_hop = 'filter' AND NOT filter_covered THEN 'Load filter logs (' || filter_formats || ') covering ' || sent_window || '; the loaded ones cover ' || coalesce(filter_windows, 'nothing') || '.' || coalesce(' ' || filter_fetch_note || '.', '')
                WHEN next_hop = 'filter' THEN 'The filter logs cover ' || sent_window || ' but have no record of this message: search them by recipient, sender and time.'
                WHEN NOT coalesce(server_loaded, false) THEN 'Load mail server logs (message trace, Exchange, Google or Postfix) covering ' || sent_window || '.'
-               WHEN NOT server_covered THEN 'Load mail server logs (' || server_formats || ') covering ' || sent_window || '; the loaded ones cover ' || coalesce(server_windows, 'nothing') || '.'
+               WHEN NOT server_covered THEN 'Load mail server logs (' || server_formats || ') covering ' || sent_window || '; the loaded ones cover ' || coalesce(server_windows, 'nothing') || '.' || coalesce(' ' || server_fetch_note || '.', '')
                ELSE 'The server logs cover ' || sent_window || ' but have no record of this message: search them by recipient, sender and time.' END
        END AS next_step,
        ev.row AS evidence_row, ev.load AS evidence_load_id,
