@@ -447,9 +447,11 @@ def demo(samples_dir, db):
 @click.option("--tz", default="UTC", show_default=True, metavar="ZONE",
               help="Show the page's times in this zone (IANA name or +hh:mm); the CSV stays UTC.")
 @click.option("--ignore-opens", is_flag=True, help="Opens do not count as a person's interaction.")
+@click.option("--each-campaign", is_flag=True,
+              help="Also one page per campaign: <customer>/<campaign>.html beside all.html.")
 @handle_errors
 def report(db, customers, all_customers, campaign, out_dir, jobs, as_of, mask_recipients, mask_key, latency_unit,
-           max_rows, notebook, tz, ignore_opens):
+           max_rows, notebook, tz, ignore_opens, each_campaign):
     """Render delivery reports (HTML that opens offline, plus the outcome table as CSV) with papermill.
     A failing customer leaves <name>-error.ipynb and does not stop the others; the exit code is 1 then."""
     from phishtrace.report import report_command
@@ -459,7 +461,7 @@ def report(db, customers, all_customers, campaign, out_dir, jobs, as_of, mask_re
     code = report_command(db, None if all_customers else list(customers), out_dir, jobs=jobs, campaign=campaign,
                           as_of=as_of, mask_recipients=mask_recipients, mask_key=mask_key,
                           latency_unit=latency_unit, max_table_rows=max_rows, notebook=notebook, time_zone=tz,
-                          count_opens=not ignore_opens)
+                          count_opens=not ignore_opens, each_campaign=each_campaign)
     sys.exit(code)
 
 

@@ -325,18 +325,26 @@ def ensure_built(db_path: str) -> None:
 
 
 def plan(db_path: str, customers: list[str], out_dir: Path, base: dict, masker: Masker | None,
-         notebook: Path) -> list[Job]:
+         notebook: Path, campaigns: dict[str, list[str]] | None = None) -> list[Job]:
+    """One job per customer (every campaign in all.html, or base['campaign']), and with `campaigns` one more
+    per campaign listed for the customer, in <campaign>.html (never named like all.html)."""
     folders = _unique_names(customers)
-    campaign = base.get("campaign")
-    shown = masker.text(campaign) if (masker and campaign) else campaign
-    name = safe_name(shown) if shown else "all"
+    shown = lambda c: masker.text(c) if (masker and c) else c  # noqa: E731
+
+    def job(customer: str, campaign: str | None, name: str) -> Job:
+        params = ReportParams(customer=customer, db=db_path, **dict(base, campaign=campaign))
+        folder = out_dir / folders[customer]
+        title = f"Delivery report: {customer}" + (f" / {shown(campaign)}" if campaign else "")
+        return Job(params=params.to_dict(), html=str(folder / f"{name}.html"), csv=str(folder / f"{name}.csv"),
+                   error_notebook=str(folder / f"{name}-error.ipynb"), notebook=str(notebook), title=title)
+
     jobs = []
     for customer in customers:
-        params = ReportParams(customer=customer, db=db_path, **base)
-        folder = out_dir / folders[customer]
-        title = f"Delivery report: {customer}" + (f" / {shown}" if shown else "")
-        jobs.append(Job(params=params.to_dict(), html=str(folder / f"{name}.html"), csv=str(folder / f"{name}.csv"),
-                        error_notebook=str(folder / f"{name}-error.ipynb"), notebook=str(notebook), title=title))
+        chosen = base.get("campaign")
+        jobs.append(job(customer, chosen, safe_name(shown(chosen)) if chosen else "all"))
+        listed = (campaigns or {}).get(customer, [])
+        names = _unique_names(["all", *(shown(c) for c in listed)])
+        jobs += [job(customer, c, names[shown(c)]) for c in listed]
     return jobs
 
 
@@ -344,7 +352,8 @@ def report_command(db: str | None, customers: list[str] | None, out_dir: str, jo
                    campaign: str | None = None, as_of: str | None = None, mask_recipients: bool = False,
                    mask_key: str | None = None, latency_unit: str = "auto", max_table_rows: int = 1000,
                    notebook: str | None = None, echo: Callable[..., None] | None = None,
-                   progress: bool | None = None, time_zone: str = "UTC", count_opens: bool = True) -> int:
+                   progress: bool | None = None, time_zone: str = "UTC", count_opens: bool = True,
+                   each_campaign: bool = False) -> int:
     """Render reports for `customers` (None: every customer); print where they are; return the exit code."""
     from phishtrace.db import resolve_db_path
     from phishtrace.report_sections import open_workspace
@@ -357,8 +366,12 @@ def report_command(db: str | None, customers: list[str] | None, out_dir: str, jo
     if not nb_path.is_file():
         raise PhishtraceError(f"report notebook not found at {nb_path} (pass --notebook PATH)")
     ensure_built(db_path)
+    if each_campaign and campaign:
+        raise PhishtraceError("give either --campaign NAME or --each-campaign")
     with open_workspace(db_path) as ws:
         known = ws.customers()
+        by_customer = {c: ws.sql("SELECT DISTINCT campaign FROM int_messages WHERE customer = ? AND campaign IS NOT NULL "
+                                 "ORDER BY 1", [c])["campaign"].to_list() for c in known} if each_campaign else None
     if customers is None:
         customers = known
         if not customers:
@@ -384,7 +397,7 @@ def report_command(db: str | None, customers: list[str] | None, out_dir: str, jo
         masker = Masker(key)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    job_list = plan(db_path, customers, out, base, masker, nb_path)
+    job_list = plan(db_path, customers, out, base, masker, nb_path, campaigns=by_customer)
     results = _run_with_progress(job_list, jobs or default_jobs(), env, progress)
     shutil.rmtree(env["JUPYTER_PATH"], ignore_errors=True)
     for r in sorted(results, key=lambda r: r.customer):

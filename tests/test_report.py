@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from phishtrace import report
 from phishtrace.cli import main
+from phishtrace.errors import PhishtraceError
 from phishtrace.masking import Masker
 from phishtrace.report_params import ReportParams
 from report_support import (ALPHA, ALPHA_CAMPAIGN, ALPHA_RUN, BETA, XSS, chromium, external_references, once,
@@ -306,6 +307,35 @@ def test_a_report_shows_its_times_in_the_zone_asked_for(rendered, local_time):
     assert not re.search(r"\d\d:\d\d:\d\dZ", page)
     assert "times in America/New_York (the CSV is UTC)" in page
     assert "-04:00" not in (out / "alpha" / "all.csv").read_text(encoding="utf-8")
+
+
+def test_each_campaign_gets_its_own_page_beside_all(tmp_path_factory, _template_db):
+    def build(folder: Path) -> dict:
+        from phishtrace import Workspace
+
+        db = folder / "ws.duckdb"
+        shutil.copyfile(_template_db, db)
+        with Workspace(str(db)) as ws:
+            # one tenant, two campaigns: both sample customers' campaign exports
+            ws.ingest("acme", [str(ROOT / "data" / "samples" / c / "phishsim_export.csv") for c in ("acme", "globex")])
+        code, lines = run_report(db, ["acme"], folder / "out", each_campaign=True)
+        return {"code": code, "lines": lines}
+
+    folder, res = once(tmp_path_factory, "acme-each-campaign", build)
+    assert res["code"] == 0, res["lines"]
+    out = folder / "out" / "acme"
+    every = csv_rows(out / "all.csv")
+    campaigns = sorted({r["campaign"] for r in every})
+    assert len(campaigns) >= 2
+    assert sorted(p.name for p in out.glob("*.html")) == sorted(["all.html", *(f"{report.safe_name(c)}.html"
+                                                                                for c in campaigns)])
+    for c in campaigns:  # each page holds exactly its campaign's recipients
+        rows = csv_rows(out / f"{report.safe_name(c)}.csv")
+        assert {r["campaign"] for r in rows} == {c}
+        assert len(rows) == sum(1 for r in every if r["campaign"] == c)
+        assert f"campaign {c}" in read(out / f"{report.safe_name(c)}.html")
+    with pytest.raises(PhishtraceError, match="either --campaign NAME or --each-campaign"):
+        run_report(folder / "ws.duckdb", ["acme"], folder / "other", campaign=campaigns[0], each_campaign=True)
 
 
 def test_time_zone_parameter_is_checked_and_formats_offsets():
