@@ -424,3 +424,12 @@ def test_sections_render_without_recipients_or_sends(tmp_path, _template_db):
         report_sections.load(ReportParams(customer="nobody", db=str(db)))
     with pytest.raises(Exception, match="has no campaign 'Q9'"):
         report_sections.load(ReportParams(customer="never-sent", campaign="Q9", db=str(db)))
+
+
+def test_a_campaign_named_all_does_not_overwrite_the_overview(tmp_path):
+    jobs = report.plan(str(tmp_path / "ws.duckdb"), ["acme"], tmp_path, {"campaign": None}, None,
+                       tmp_path / "nb.ipynb", campaigns={"acme": ["all", "Q3"]})
+    names = [Path(j.html).name for j in jobs]
+    assert names[0] == "all.html" and names[2] == "Q3.html"
+    assert names[1].startswith("all-") and len(set(names)) == 3
+    assert [j.params["campaign"] for j in jobs] == [None, "all", "Q3"]
