@@ -343,9 +343,14 @@ def plan(db_path: str, customers: list[str], out_dir: Path, base: dict, masker: 
         chosen = base.get("campaign")
         jobs.append(job(customer, chosen, safe_name(shown(chosen)) if chosen else "all"))
         listed = (campaigns or {}).get(customer, [])
-        names = _unique_names(["all", *(shown(c) for c in listed)])
-        jobs += [job(customer, c, names[shown(c)]) for c in listed]
+        names = _unique_names(shown(c) for c in listed)
+        jobs += [job(customer, c, _not_all(names[shown(c)], shown(c))) for c in listed]
     return jobs
+
+
+def _not_all(name: str, text: str) -> str:
+    """A campaign page's file name, never the overview's (all): that one gets the name's short hash."""
+    return f"{name}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:6]}" if name.lower() == "all" else name
 
 
 def report_command(db: str | None, customers: list[str] | None, out_dir: str, jobs: int | None = None,
