@@ -258,7 +258,8 @@ def coverage(db, customer, fmt):
         df = ws.coverage(customer)
         output.emit(df.select([c for c in ["customer", "hop", "source_format", "loaded", "files", "rows_loaded",
                                            "rows_rejected", "window_start", "window_end", "matched_share",
-                                           "window_note"] if c in df.columns]), fmt, title="coverage")
+                                           "window_note", "retention_days", "first_send_fetchable_until"]
+                               if c in df.columns]), fmt, title="coverage")
 
 
 @main.command()

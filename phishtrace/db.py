@@ -108,6 +108,20 @@ def create_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SEQUENCE IF NOT EXISTS load_id_seq START 1")
 
 
+def loaded_customers(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The customers that have data loaded, in name order."""
+    return [r[0] for r in con.execute("SELECT DISTINCT customer FROM load_manifest ORDER BY customer").fetchall()]
+
+
+def require_loaded(con: duckdb.DuckDBPyConnection, customers: list[str]) -> list[str]:
+    """The loaded customers; PhishtraceError naming the first of `customers` that has no data loaded."""
+    known = loaded_customers(con)
+    missing = [c for c in customers if c not in known]
+    if missing:
+        raise PhishtraceError(f"no data loaded for customer {missing[0]!r} (loaded: {', '.join(known) or 'none'})")
+    return known
+
+
 def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: list | tuple = ()):
     """The first row of a query, or None. Reads the whole result, so the connection is free afterwards
     (DuckDB 2 keeps a partly fetched result open and refuses other work until it is finished)."""

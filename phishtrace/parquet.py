@@ -1,7 +1,7 @@
 """Each customer's loaded data as hive-partitioned Parquet: `export()` writes every table that holds
 what was loaded or set for a customer (the raw_<format> tables, load_manifest, load_rejects,
-customer_senders, recipient_aliases, customer_scanners) as `<folder>/<table>/customer=<name>/data.parquet`, which DuckDB (and any engine
-that reads hive partitions) queries in place; `import_folder()` loads such a folder into a workspace in
+customer_senders, recipient_aliases, customer_scanners) as `<folder>/<table>/customer=<name>/data.parquet`,
+which DuckDB (and any engine that reads hive partitions) queries in place; `import_folder()` loads such a folder into a workspace in
 one transaction, load ids renumbered, and recomputes the models. The models themselves are not
 exported: they are a function of these tables and the settings."""
 
@@ -15,7 +15,7 @@ from urllib.parse import quote
 import duckdb
 
 from phishtrace import registry, views
-from phishtrace.db import quote_ident, scalar
+from phishtrace.db import quote_ident, require_loaded, scalar
 from phishtrace.errors import PhishtraceError, one_line
 
 # tables keyed by customer besides the raw tables
@@ -38,11 +38,9 @@ def partition(folder: Path, table: str, customer: str) -> Path:
 def export(con: duckdb.DuckDBPyConnection, folder: Path, customers: list[str] | None = None) -> dict[str, int]:
     """Write the customers' tables (None: every customer) and return rows written per table. A
     customer's earlier export in `folder` is replaced whole; other customers' partitions are kept."""
-    known = [r[0] for r in con.execute("SELECT DISTINCT customer FROM load_manifest ORDER BY 1").fetchall()]
-    chosen = known if customers is None else list(dict.fromkeys(customers))
-    missing = [c for c in chosen if c not in known]
-    if missing:
-        raise PhishtraceError(f"no data loaded for customer {missing[0]!r} (loaded: {', '.join(known) or 'none'})")
+    chosen = None if customers is None else list(dict.fromkeys(customers))
+    known = require_loaded(con, chosen or [])
+    chosen = known if chosen is None else chosen
     if not chosen:
         raise PhishtraceError("nothing to export: no customer has data loaded")
     folder.mkdir(parents=True, exist_ok=True)

@@ -360,7 +360,7 @@ def report_command(db: str | None, customers: list[str] | None, out_dir: str, jo
                    progress: bool | None = None, time_zone: str = "UTC", count_opens: bool = True,
                    each_campaign: bool = False) -> int:
     """Render reports for `customers` (None: every customer); print where they are; return the exit code."""
-    from phishtrace.db import resolve_db_path
+    from phishtrace.db import require_loaded, resolve_db_path
     from phishtrace.report_sections import open_workspace
 
     if echo is None:
@@ -374,18 +374,15 @@ def report_command(db: str | None, customers: list[str] | None, out_dir: str, jo
     if each_campaign and campaign:
         raise PhishtraceError("give either --campaign NAME or --each-campaign")
     with open_workspace(db_path) as ws:
-        known = ws.customers()
+        if customers is None:
+            customers = ws.customers()
+            if not customers:
+                raise PhishtraceError(f"{db_path}: no customer has data loaded")
+        else:
+            customers = list(dict.fromkeys(customers))
+            require_loaded(ws.con, customers)
         by_customer = {c: ws.sql("SELECT DISTINCT campaign FROM int_messages WHERE customer = ? AND campaign IS NOT NULL "
-                                 "ORDER BY 1", [c])["campaign"].to_list() for c in known} if each_campaign else None
-    if customers is None:
-        customers = known
-        if not customers:
-            raise PhishtraceError(f"{db_path}: no customer has data loaded")
-    else:
-        customers = list(dict.fromkeys(customers))
-        missing = [c for c in customers if c not in known]
-        if missing:
-            raise PhishtraceError(f"no data loaded for customer {', '.join(map(repr, missing))}")
+                                 "ORDER BY 1", [c])["campaign"].to_list() for c in customers} if each_campaign else None
     base = {"campaign": campaign, "as_of": as_of, "mask_recipients": mask_recipients,
             "latency_unit": latency_unit, "max_table_rows": max_table_rows, "time_zone": time_zone,
             "count_opens": count_opens}

@@ -10,7 +10,7 @@ import ipaddress
 import duckdb
 import polars as pl
 
-from phishtrace.db import scalar
+from phishtrace.db import require_loaded, scalar
 from phishtrace.errors import PhishtraceError
 
 KINDS = ("ip_prefix", "ip_cidr", "user_agent")
@@ -36,10 +36,7 @@ def normalise(kind: str, pattern: str) -> str:
 
 
 def add(con: duckdb.DuckDBPyConnection, customer: str, kind: str, pattern: str, label: str) -> str:
-    known = [r[0] for r in con.execute("SELECT DISTINCT customer FROM load_manifest ORDER BY 1").fetchall()]
-    if customer not in known:
-        raise PhishtraceError(f"no data loaded for customer {customer!r} (loaded: {', '.join(known) or 'none'}); "
-                              "load its files first")
+    require_loaded(con, [customer])
     value = normalise(kind, pattern)
     text = (label or "").strip() or value
     exists = scalar(con, "SELECT count(*) FROM customer_scanners WHERE customer = ? AND kind = ? AND pattern = ?",

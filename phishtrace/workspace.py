@@ -233,8 +233,7 @@ class Workspace:
         return self.sql(f"SELECT * FROM {db.quote_ident(view)}{clause}{(' ORDER BY ' + order) if order else ''}", args)
 
     def customers(self) -> list[str]:
-        return [r[0] for r in self.con.execute(
-            "SELECT DISTINCT customer FROM load_manifest ORDER BY customer").fetchall()]
+        return db.loaded_customers(self.con)
 
     def manifest(self, customer: str | None = None) -> pl.DataFrame:
         return self._select("load_manifest", customer, order="load_id")

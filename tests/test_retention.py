@@ -40,3 +40,24 @@ def test_every_retention_row_names_a_known_format():
     rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
     assert rows and {r["format"] for r in rows} <= set(registry.loaders())
     assert all(int(r["days"]) > 0 and r["how"] for r in rows)
+
+
+def test_coverage_command_shows_the_retention(_template_db, tmp_path):
+    import csv
+    import io
+    import shutil
+
+    from click.testing import CliRunner
+
+    from phishtrace.cli import main
+
+    db = str(tmp_path / "cli.duckdb")
+    shutil.copyfile(_template_db, db)
+    (tmp_path / "export.csv").write_text(EXPORT, encoding="utf-8")
+    (tmp_path / "trace.csv").write_text(TRACE, encoding="utf-8")
+    assert CliRunner().invoke(main, ["ingest", "--db", db, "--customer", "acme", str(tmp_path / "export.csv"),
+                                     str(tmp_path / "trace.csv")]).exit_code == 0
+    r = CliRunner().invoke(main, ["coverage", "--db", db, "--format", "csv"])
+    rows = {row["source_format"]: row for row in csv.DictReader(io.StringIO(r.output)) if row["source_format"]}
+    assert rows["m365_message_trace"]["retention_days"] == "90"
+    assert rows["m365_message_trace"]["first_send_fetchable_until"].startswith("2025-09-15")
